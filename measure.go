@@ -1,0 +1,213 @@
+package chaoslab
+
+import (
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/chaoslab-dev/chaoslab/internal/load"
+)
+
+// Latencies are recorded in microseconds from 1 µs to 10 min with two
+// significant figures: 1 % precision in about 25 KiB per histogram.
+const (
+	histMin    = 1
+	histMax    = int64(10 * time.Minute / time.Microsecond)
+	histDigits = 2
+)
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histDigits) }
+
+// interval is one point of the series while and after it is measured; it
+// keeps its histogram so windows can be merged after the fact.
+type interval struct {
+	start, end time.Time
+	window     string
+	hist       *hdrhistogram.Histogram
+	requests   int64
+	errors     int64
+	sample     Sample
+	probeFails []string
+	logErrors  int
+}
+
+func (iv *interval) duration() time.Duration { return iv.end.Sub(iv.start) }
+
+// tick is the short window that stop conditions are checked over.
+type tick struct {
+	hist     *hdrhistogram.Histogram
+	requests int64
+	errors   int64
+}
+
+// measurements gathers load samples into intervals and stop-condition ticks.
+// It is safe for concurrent use.
+type measurements struct {
+	mu     sync.Mutex
+	cur    *interval
+	done   []*interval
+	tk     tick
+	window string
+}
+
+func newMeasurements(now time.Time) *measurements {
+	return &measurements{cur: &interval{start: now, hist: newHist()}, tk: tick{hist: newHist()}}
+}
+
+func (m *measurements) record(s load.Sample) {
+	us := s.Latency.Microseconds()
+	if us < histMin {
+		us = histMin
+	}
+	if us > histMax {
+		us = histMax
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cur.requests++
+	m.tk.requests++
+	if s.Failed() {
+		m.cur.errors++
+		m.tk.errors++
+	}
+	// Overload samples never reached the target: they are errors without a
+	// latency.
+	if s.Err != load.ErrOverload {
+		_ = m.cur.hist.RecordValue(us)
+		_ = m.tk.hist.RecordValue(us)
+	}
+}
+
+func (m *measurements) probeFailed(name string) {
+	m.mu.Lock()
+	m.cur.probeFails = append(m.cur.probeFails, name)
+	m.mu.Unlock()
+}
+
+func (m *measurements) logError() {
+	m.mu.Lock()
+	m.cur.logErrors++
+	m.mu.Unlock()
+}
+
+// flush closes the current interval at now, attaching the resource sample,
+// and opens the next one in window. Intervals shorter than a millisecond are
+// folded into the next.
+func (m *measurements) flush(now time.Time, s *Sample, window string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.cur
+	if now.Sub(cur.start) < time.Millisecond && cur.requests == 0 {
+		cur.window = window
+		m.window = window
+		return
+	}
+	cur.end = now
+	cur.window = m.window
+	if s != nil {
+		cur.sample = *s
+	}
+	m.done = append(m.done, cur)
+	m.cur = &interval{start: now, hist: newHist()}
+	m.window = window
+}
+
+// setWindow labels the intervals from now on, closing the current one.
+func (m *measurements) setWindow(now time.Time, window string) {
+	m.mu.Lock()
+	same := m.window == window
+	m.mu.Unlock()
+	if !same {
+		m.flush(now, nil, window)
+	}
+}
+
+// takeTick returns and resets the stop-condition tick counters.
+func (m *measurements) takeTick() tick {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tk
+	m.tk = tick{hist: newHist()}
+	return t
+}
+
+// intervals returns the closed intervals.
+func (m *measurements) intervals() []*interval {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*interval(nil), m.done...)
+}
+
+func latencies(h *hdrhistogram.Histogram) Latencies {
+	if h.TotalCount() == 0 {
+		return Latencies{}
+	}
+	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1000 }
+	return Latencies{P50: ms(50), P90: ms(90), P99: ms(99)}
+}
+
+func (iv *interval) point() Point {
+	secs := iv.duration().Seconds()
+	p := Point{
+		T:              iv.end,
+		Window:         iv.window,
+		Requests:       iv.requests,
+		Errors:         iv.errors,
+		Latency:        latencies(iv.hist),
+		CPUPercent:     round(iv.sample.CPUPercent, 1),
+		MemoryMB:       round(mb(iv.sample.MemoryBytes), 1),
+		HostCPUPercent: round(iv.sample.HostCPUPercent, 1),
+		HostMemoryMB:   round(mb(iv.sample.HostMemoryBytes), 1),
+		DiskUsedMB:     round(mb(iv.sample.DiskUsedBytes), 1),
+		ProbeFailures:  iv.probeFails,
+		LogErrors:      iv.logErrors,
+	}
+	if secs > 0 {
+		p.RPS = round(float64(iv.requests)/secs, 2)
+	}
+	if iv.requests > 0 {
+		p.ErrRate = round(float64(iv.errors)/float64(iv.requests), 4)
+	}
+	return p
+}
+
+// aggregate summarises intervals as one window.
+func aggregate(name string, ivs []*interval) WindowStats {
+	w := WindowStats{Name: name}
+	if len(ivs) == 0 {
+		return w
+	}
+	h := newHist()
+	var secs float64
+	w.Start, w.End = ivs[0].start, ivs[len(ivs)-1].end
+	for _, iv := range ivs {
+		h.Merge(iv.hist)
+		w.Requests += iv.requests
+		w.Errors += iv.errors
+		secs += iv.duration().Seconds()
+		w.CPUPeak = max(w.CPUPeak, round(iv.sample.CPUPercent, 1))
+		w.MemoryMax = max(w.MemoryMax, round(mb(iv.sample.MemoryBytes), 1))
+	}
+	w.Latency = latencies(h)
+	if secs > 0 {
+		w.RPS = round(float64(w.Requests)/secs, 2)
+	}
+	if w.Requests > 0 {
+		w.ErrRate = round(float64(w.Errors)/float64(w.Requests), 4)
+	}
+	return w
+}
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func round(f float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	if f >= 0 {
+		return float64(int64(f*p+0.5)) / p
+	}
+	return -float64(int64(-f*p+0.5)) / p
+}

@@ -1,0 +1,186 @@
+package chaoslab
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+// A Provider makes targets: it starts (or attaches to) the system under
+// test and hands back a Target that faults can act on.
+//
+// Provision must return a ready Target (its Endpoint answers) or an error; on
+// error it has already released everything it made. Provision must honour ctx:
+// a cancelled Provision leaks nothing. Constructors of providers do no I/O.
+type Provider interface {
+	// Name is the short name users type, such as "local" or "e2b".
+	Name() string
+	Provision(ctx context.Context, spec TargetSpec) (Target, error)
+}
+
+// A Target is a provisioned system under test.
+//
+// Close releases everything the provider made for it (processes, proxies,
+// sandboxes, files). Close is idempotent, safe for concurrent use, and must
+// work after the context that made the target was cancelled; the Runner
+// calls it on a fresh context with a deadline.
+//
+// A Target may have optional capabilities, found with type assertions the way
+// io.WriterTo is: Signaler, Router, Sampler, Stressor, LogSource, Execer.
+// An Injector that needs a capability the target lacks returns an error that
+// wraps ErrUnsupported.
+type Target interface {
+	// ID names the target uniquely within its provider.
+	ID() string
+	// Endpoint is the base URL that load and probes are sent to, for
+	// example "http://127.0.0.1:40123".
+	Endpoint() string
+	Close(ctx context.Context) error
+}
+
+// Signaler is a Target whose main process can be signalled: killed (a
+// provider with a restart policy starts it again), stopped and continued.
+type Signaler interface {
+	Signal(ctx context.Context, sig os.Signal) error
+}
+
+// Router is a Target whose traffic passes through fault proxies. Each link
+// has a name: "ingress" is the path from clients (load and probes) to the
+// target; every dependency the TargetSpec names is a link of that name.
+type Router interface {
+	// Links lists the link names, "ingress" first when there is one.
+	Links() []string
+	// Link returns the named link, or an error wrapping ErrUnsupported that
+	// lists the links there are.
+	Link(name string) (Link, error)
+}
+
+// A Link is one fault proxy on a route of the target's traffic.
+type Link interface {
+	// Apply adds a fault to the link and returns how to remove it. The
+	// fault affects traffic until Undo; removing it never closes a
+	// connection by itself.
+	Apply(ctx context.Context, f LinkFault) (Undo, error)
+}
+
+// LinkFault describes a fault on a link in the provider-neutral form that a
+// fault proxy understands, wherever it runs.
+type LinkFault struct {
+	// Kind is the fault's scenario name, such as "network_delay" or
+	// "http_errors".
+	Kind string
+	// Params are the scenario's parameters, validated and with defaults
+	// filled in.
+	Params Params
+	// Seed makes the fault's random choices repeatable.
+	Seed int64
+}
+
+// Sampler is a Target that reports resource use.
+type Sampler interface {
+	Sample(ctx context.Context) (Sample, error)
+}
+
+// Sample is one reading of resource use. Zero fields were not measured.
+type Sample struct {
+	// CPUPercent is the target process's CPU use (100 = one core busy).
+	CPUPercent float64
+	// MemoryBytes is the target process's resident memory.
+	MemoryBytes uint64
+	// HostCPUPercent is the whole machine's CPU use (0 to 100).
+	HostCPUPercent float64
+	// HostMemoryBytes is the memory in use on the machine.
+	HostMemoryBytes uint64
+	// DiskUsedBytes is the space in use on the file system of the
+	// target's working directory.
+	DiskUsedBytes uint64
+}
+
+// Stressor is a Target that can put resource pressure on the machine it
+// runs on. Stress returns once the pressure is applied; Undo lifts it.
+type Stressor interface {
+	Stress(ctx context.Context, s Stress) (Undo, error)
+}
+
+// StressKind names a kind of resource pressure.
+type StressKind string
+
+// The kinds of resource pressure a Stressor applies.
+const (
+	StressCPU    StressKind = "cpu"
+	StressMemory StressKind = "memory"
+	StressDisk   StressKind = "disk"
+)
+
+// Stress describes resource pressure.
+type Stress struct {
+	Kind StressKind
+	// Cores and Percent: for StressCPU, how many cores to load and how
+	// busy to keep each (1 to 100).
+	Cores   int
+	Percent float64
+	// Bytes: for StressMemory, how much memory to hold; for StressDisk, how
+	// much to write to the target's working directory.
+	Bytes int64
+}
+
+// LogSource is a Target whose log lines can be followed.
+type LogSource interface {
+	// FollowLogs calls fn with each log line the target writes from now on,
+	// until ctx is done, and then returns ctx's error. fn is called from one
+	// goroutine at a time.
+	FollowLogs(ctx context.Context, fn func(line string)) error
+}
+
+// Execer is a Target that can run a command on the machine it runs on.
+type Execer interface {
+	Exec(ctx context.Context, argv []string) (output []byte, err error)
+}
+
+// Undo reverts one fault. It is idempotent, and the Runner calls it on a
+// fresh context with a deadline whatever happened to the run.
+type Undo func(ctx context.Context) error
+
+// An Injector puts one fault on a target. It returns an error wrapping
+// ErrUnsupported when the target lacks a capability it needs. On error it has
+// reverted whatever it did.
+type Injector interface {
+	Inject(ctx context.Context, t Target) (Undo, error)
+}
+
+// InjectorFunc adapts a function to an Injector.
+type InjectorFunc func(ctx context.Context, t Target) (Undo, error)
+
+// Inject calls f.
+func (f InjectorFunc) Inject(ctx context.Context, t Target) (Undo, error) { return f(ctx, t) }
+
+// Windower is an Injector whose fault has a natural length: the Runner
+// reverts it after Window unless the Fault says otherwise. A window of 0
+// makes the fault instantaneous (process_kill): it is reverted right after it
+// is injected, and recovery is measured from then.
+type Windower interface {
+	Window() time.Duration
+}
+
+// An Analyzer explains a result. It must not change the verdict, the
+// hypothesis checks or the measurements; it returns its reading of them.
+type Analyzer interface {
+	Analyze(ctx context.Context, r *Result) (Analysis, error)
+}
+
+// A Dashboarder publishes a result somewhere people look. Publishing the same
+// run id again updates the earlier publication in place.
+type Dashboarder interface {
+	Publish(ctx context.Context, r *Result) (DashboardLink, error)
+}
+
+// A Store keeps results for history and comparison.
+type Store interface {
+	// Save stores r under r.ID, replacing an earlier save of the same id.
+	Save(ctx context.Context, r *Result) error
+	// Load returns the result saved under id, or an error wrapping
+	// ErrNotFound.
+	Load(ctx context.Context, id string) (*Result, error)
+	// List returns every stored result, oldest first.
+	List(ctx context.Context) ([]*Result, error)
+}
