@@ -52,21 +52,18 @@ func Parse(name string, data []byte) (chaoslab.Experiment, error) {
 	if doc := document(&root); doc == nil || doc.Kind != yaml.MappingNode {
 		return exp, &FileError{Name: name, Problems: []string{fmt.Sprintf("%s:1: an experiment is a mapping of keys (name, target, load, hypothesis, faults, ...)", name)}}
 	}
-	if probs := unknownKeys(name, document(&root), reflect.TypeOf(exp), ""); len(probs) > 0 {
-		return exp, &FileError{Name: name, Problems: probs}
-	}
+	fe := &FileError{Name: name, Problems: unknownKeys(name, document(&root), reflect.TypeOf(exp), "")}
 	if err := root.Decode(&exp); err != nil {
-		return exp, &FileError{Name: name, Problems: typeMessages(name, err)}
+		fe.Problems = append(fe.Problems, typeMessages(name, err)...)
+		return exp, fe
 	}
-	if err := exp.Validate(); err != nil {
-		var ve *chaoslab.ValidationError
-		if !errors.As(err, &ve) {
-			return exp, err
-		}
-		fe := &FileError{Name: name}
+	var ve *chaoslab.ValidationError
+	if err := exp.Validate(); errors.As(err, &ve) {
 		for _, p := range ve.Problems {
 			fe.Problems = append(fe.Problems, fmt.Sprintf("%s:%d: %s", name, lineOf(document(&root), p.Path), p))
 		}
+	}
+	if len(fe.Problems) > 0 {
 		return exp, fe
 	}
 	return exp, nil
