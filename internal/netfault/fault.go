@@ -1,0 +1,73 @@
+package netfault
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// A Fault is a disruption a Proxy applies to the traffic it forwards. The
+// set of faults is closed: Latency and HTTPError (values or pointers).
+type Fault interface {
+	// Kind is the scenario name the fault implements, such as
+	// "network_delay".
+	Kind() string
+	// activate checks the fault's values against the proxy's mode and
+	// returns the fault in its running form.
+	activate(httpMode bool) (*active, error)
+}
+
+// active is a fault added to a proxy, with its random source. Exactly one
+// field is set.
+type active struct {
+	latency *latencyState
+	httpErr *httpErrorState
+}
+
+// faultSet is an immutable snapshot of a proxy's faults; changes replace the
+// whole set, so readers need no lock.
+type faultSet struct {
+	all []*active
+}
+
+func (s *faultSet) with(a *active) *faultSet {
+	return &faultSet{all: append(slices.Clip(s.all), a)}
+}
+
+func (s *faultSet) without(a *active) *faultSet {
+	all := slices.DeleteFunc(slices.Clone(s.all), func(b *active) bool { return b == a })
+	return &faultSet{all: all}
+}
+
+// delay returns the summed delay the latency faults give a chunk or message
+// going in dir, and whether any latency fault acts on dir.
+func (s *faultSet) delay(dir Direction) (d time.Duration, delayed bool) {
+	for _, a := range s.all {
+		if l := a.latency; l != nil && l.affects(dir) {
+			d += l.sample()
+			delayed = true
+		}
+	}
+	return d, delayed
+}
+
+// httpError returns the first HTTP error fault that fires for a request, or
+// nil.
+func (s *faultSet) httpError() *httpErrorState {
+	for _, a := range s.all {
+		if h := a.httpErr; h != nil && h.fires() {
+			return h
+		}
+	}
+	return nil
+}
+
+// defaultSeed replaces a zero Seed so that unseeded faults replay too.
+const defaultSeed = 0x6368616f736c6162 // "chaoslab"
+
+func newRand(seed int64) *rand.Rand {
+	if seed == 0 {
+		seed = defaultSeed
+	}
+	return rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+}

@@ -1,0 +1,212 @@
+package netfault
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// serveHTTP proxies HTTP/1.1 requests from the client connection, one at a
+// time, over one upstream connection made when the first request is
+// forwarded. Injected errors are answered without touching upstream. The
+// upstream connection ends when the client connection does.
+//
+// Limits of this version: a client that disconnects while a request is
+// upstream is noticed when the response is written back; requests are
+// always forwarded as HTTP/1.1.
+func (s *session) serveHTTP() {
+	log := s.p.cfg.log
+	cr := bufio.NewReader(s.client)
+	cw := bufio.NewWriterSize(s.client, 32<<10)
+	var ur *bufio.Reader
+	for {
+		req, err := http.ReadRequest(cr)
+		if err != nil {
+			var ne net.Error
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &ne) {
+				log.Debug("netfault: bad request", "err", err)
+				s.send(cw, ownResponse(nil, http.StatusBadRequest, true, "chaoslab: bad request\n"))
+			}
+			return
+		}
+		if d, _ := s.p.faults.Load().delay(Upstream); !s.wait(d) {
+			return
+		}
+		expect := strings.EqualFold(req.Header.Get("Expect"), "100-continue")
+		if h := s.p.faults.Load().httpError(); h != nil {
+			// With Expect: 100-continue the client may or may not send
+			// the body now: answer and close rather than guess.
+			if !expect {
+				if _, err := io.Copy(io.Discard, req.Body); err != nil {
+					return
+				}
+			}
+			closeConn := req.Close || expect
+			if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d) {
+				return
+			}
+			resp := ownResponse(req, h.f.status(), closeConn, injectedBody)
+			resp.Header.Set("X-Chaoslab-Fault", h.f.Kind())
+			if !s.send(cw, resp) || closeConn {
+				return
+			}
+			continue
+		}
+		if expect && req.Body != http.NoBody {
+			// Tell the client to go on ourselves; upstream sees no Expect.
+			req.Header.Del("Expect")
+			if _, err := io.WriteString(cw, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil || cw.Flush() != nil {
+				return
+			}
+		}
+		resp, newUR, err := s.roundTrip(req, ur, cw)
+		if errors.Is(err, errStale) {
+			return // as a TCP proxy would: the client may retry
+		}
+		if err != nil {
+			log.Warn("netfault: upstream request failed", "err", err)
+			s.send(cw, ownResponse(req, http.StatusBadGateway, true, "chaoslab: upstream unreachable\n"))
+			return
+		}
+		ur = newUR
+		if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d) {
+			resp.Body.Close()
+			return
+		}
+		upgrade := resp.StatusCode == http.StatusSwitchingProtocols
+		resp.Body = flushingBody{resp.Body, ur, cw}
+		err = resp.Write(writerOnly{cw})
+		resp.Body.Close()
+		if err != nil || cw.Flush() != nil {
+			return
+		}
+		if upgrade {
+			s.pipe(cr, ur)
+			return
+		}
+		if req.Close || resp.Close {
+			return
+		}
+	}
+}
+
+// roundTrip forwards req upstream and reads the final response, passing
+// interim (1xx) responses to cw. ur reads the current upstream connection,
+// nil when there is none. When a reused connection fails before a response,
+// an idempotent request without a body is retried once on a new connection;
+// other requests fail with errStale.
+func (s *session) roundTrip(req *http.Request, ur *bufio.Reader, cw *bufio.Writer) (*http.Response, *bufio.Reader, error) {
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // do not add Go's
+	}
+	for attempt := 0; ; attempt++ {
+		reused := ur != nil
+		if ur == nil {
+			up, err := s.dialUpstream()
+			if err != nil {
+				return nil, nil, err
+			}
+			ur = bufio.NewReader(up)
+		}
+		s.mu.Lock()
+		up := s.up
+		s.mu.Unlock()
+		resp, err := s.exchange(req, up, ur, cw)
+		if err == nil {
+			return resp, ur, nil
+		}
+		switch {
+		case !reused || s.p.ctx.Err() != nil:
+			return nil, nil, err
+		case attempt > 0 || req.Body != http.NoBody || !idempotent[req.Method]:
+			return nil, nil, fmt.Errorf("%w: %w", errStale, err)
+		}
+		ur = nil
+	}
+}
+
+// errStale: a kept-alive upstream connection failed before it answered.
+var errStale = errors.New("netfault: upstream connection closed before answering")
+
+var idempotent = map[string]bool{"GET": true, "HEAD": true, "OPTIONS": true, "TRACE": true}
+
+func (s *session) exchange(req *http.Request, up net.Conn, ur *bufio.Reader, cw *bufio.Writer) (*http.Response, error) {
+	if err := req.Write(up); err != nil {
+		return nil, fmt.Errorf("netfault: write request upstream: %w", err)
+	}
+	for {
+		resp, err := http.ReadResponse(ur, req)
+		if err != nil {
+			return nil, fmt.Errorf("netfault: read response from upstream: %w", err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		// Interim response such as 103 Early Hints: pass it on.
+		fmt.Fprintf(cw, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
+		resp.Header.Write(cw)
+		io.WriteString(cw, "\r\n")
+		if err := cw.Flush(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// send writes a response of the proxy's own; it reports whether that
+// worked.
+func (s *session) send(cw *bufio.Writer, resp *http.Response) bool {
+	return resp.Write(cw) == nil && cw.Flush() == nil
+}
+
+// ownResponse is an answer of the proxy's own to req (nil for a request that
+// could not be read). close asks the client to close the connection.
+func ownResponse(req *http.Request, status int, close bool, body string) *http.Response {
+	if req == nil {
+		req = &http.Request{Method: http.MethodGet, ProtoMajor: 1, ProtoMinor: 1}
+	}
+	resp := &http.Response{
+		StatusCode: status,
+		ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+		Close:   close,
+		Request: req,
+	}
+	if !close && !req.ProtoAtLeast(1, 1) {
+		resp.Header.Set("Connection", "keep-alive")
+	}
+	if bodyAllowed(status) {
+		resp.ContentLength = int64(len(body))
+		resp.Body = io.NopCloser(strings.NewReader(body))
+	}
+	return resp
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// writerOnly hides bufio.Writer's ReadFrom, so that body copies go through
+// Read calls that flushingBody can flush before.
+type writerOnly struct{ io.Writer }
+
+// flushingBody flushes the client writer before a read of the upstream body
+// may block, so streamed responses reach the client as they come while small
+// responses leave in one write.
+type flushingBody struct {
+	io.ReadCloser
+	ur *bufio.Reader
+	cw *bufio.Writer
+}
+
+func (b flushingBody) Read(p []byte) (int, error) {
+	if b.ur.Buffered() == 0 {
+		if err := b.cw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return b.ReadCloser.Read(p)
+}
