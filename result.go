@@ -79,7 +79,7 @@ type Result struct {
 	Target        TargetRef `json:"target"`
 	Seed          int64     `json:"seed"`
 	// Load is the offered load.
-	Load       Load          `json:"load"`
+	Load       LoadRecord    `json:"load"`
 	Phases     []PhaseSpan   `json:"phases"`
 	Faults     []FaultRecord `json:"faults"`
 	Series     []Point       `json:"series"`
@@ -92,6 +92,15 @@ type Result struct {
 	Analysis   Analysis        `json:"analysis"`
 	Dashboards []DashboardLink `json:"dashboards"`
 	Errors     []string        `json:"errors"`
+}
+
+// LoadRecord is the load a run offered.
+type LoadRecord struct {
+	Rate      float64  `json:"rate"`
+	Paths     []string `json:"paths"`
+	Method    string   `json:"method"`
+	TimeoutMS float64  `json:"timeout_ms"`
+	Disabled  bool     `json:"disabled,omitempty"`
 }
 
 // TargetRef identifies the provisioned target.

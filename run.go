@@ -122,7 +122,9 @@ func (x *run) execute(ctx context.Context, exp Experiment) error {
 		exp.Seed = newSeed()
 	}
 	x.exp = exp
-	x.res.Name, x.res.Seed, x.res.Load = exp.Name, exp.Seed, exp.Load
+	x.res.Name, x.res.Seed = exp.Name, exp.Seed
+	x.res.Load = LoadRecord{Rate: exp.Load.Rate, Paths: exp.Load.Paths, Method: exp.Load.Method,
+		TimeoutMS: ms(exp.Load.Timeout), Disabled: exp.Load.Disabled}
 	x.res.Target.Kind = exp.Target.Kind
 	x.planned = exp.Baseline + exp.Duration + exp.StableWindow
 	if err := x.buildFaults(); err != nil {

@@ -1,0 +1,315 @@
+package rules_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"go.uber.org/goleak"
+
+	"github.com/chaoslab-dev/chaoslab"
+	"github.com/chaoslab-dev/chaoslab/analyzer/analyzertest"
+	"github.com/chaoslab-dev/chaoslab/analyzer/rules"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestConformance(t *testing.T) {
+	analyzertest.Run(t, rules.New())
+}
+
+func analyze(t *testing.T, r *chaoslab.Result, opts ...rules.Option) chaoslab.Analysis {
+	t.Helper()
+	an, err := rules.New(opts...).Analyze(t.Context(), r)
+	if err != nil {
+		t.Fatalf("Analyze: %v", err)
+	}
+	analyzertest.CheckAnalysis(t, r, an)
+	return an
+}
+
+func fp(f float64) *float64 { return &f }
+
+func TestSeverity(t *testing.T) {
+	tests := []struct {
+		name   string
+		result func() *chaoslab.Result
+		opts   []rules.Option
+		want   chaoslab.Severity
+	}{
+		{"held", analyzertest.Pass, nil, chaoslab.SeverityLow},
+		{"latency broke, recovered", analyzertest.NetworkDelay, nil, chaoslab.SeverityMedium},
+		{"10% errors", analyzertest.ProcessKill, nil, chaoslab.SeverityHigh},
+		{"10% errors under a 20% threshold", analyzertest.ProcessKill, []rules.Option{rules.WithHighErrorRate(0.2)}, chaoslab.SeverityMedium},
+		{"stop condition", analyzertest.Aborted, nil, chaoslab.SeverityCritical},
+		{"not steady", analyzertest.NotSteady, nil, chaoslab.SeverityMedium},
+		{"failed before any fault", analyzertest.FailedEarly, nil, chaoslab.SeverityLow},
+		{"zero result", func() *chaoslab.Result { return &chaoslab.Result{} }, nil, chaoslab.SeverityLow},
+		{"did not recover", func() *chaoslab.Result {
+			r := analyzertest.NetworkDelay()
+			r.Recovery = chaoslab.Recovery{StableWindow: 3}
+			return r
+		}, nil, chaoslab.SeverityCritical},
+		{"held but slow recovery", func() *chaoslab.Result {
+			r := analyzertest.Pass()
+			r.Recovery.Seconds = fp(45)
+			return r
+		}, nil, chaoslab.SeverityMedium},
+		{"held, recovery under a raised threshold", func() *chaoslab.Result {
+			r := analyzertest.Pass()
+			r.Recovery.Seconds = fp(45)
+			return r
+		}, []rules.Option{rules.WithSlowRecovery(time.Minute)}, chaoslab.SeverityLow},
+		{"broke and slow recovery", func() *chaoslab.Result {
+			r := analyzertest.NetworkDelay()
+			r.Recovery.Seconds = fp(31)
+			return r
+		}, nil, chaoslab.SeverityHigh},
+		{"throughput collapsed", func() *chaoslab.Result {
+			r := analyzertest.NetworkDelay()
+			for i, w := range r.Windows {
+				if w.Name == chaoslab.WindowChaos {
+					r.Windows[i].RPS = 20
+				}
+			}
+			return r
+		}, nil, chaoslab.SeverityHigh},
+		{"cancelled mid-chaos, no stop condition", func() *chaoslab.Result {
+			r := analyzertest.NetworkDelay()
+			r.Status, r.Verdict = chaoslab.StatusAborted, chaoslab.VerdictInconclusive
+			r.Abort = &chaoslab.Abort{Reason: "context canceled"}
+			r.Phases = r.Phases[:4]
+			r.Recovery = chaoslab.Recovery{}
+			return r
+		}, nil, chaoslab.SeverityMedium},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			an := analyze(t, tt.result(), tt.opts...)
+			if an.Severity != tt.want {
+				t.Errorf("severity = %s, want %s\nsummary: %s", an.Severity, tt.want, an.Summary)
+			}
+			if !strings.Contains(an.Summary, "Severity "+string(tt.want)+", because ") {
+				t.Errorf("summary does not give the severity and why: %s", an.Summary)
+			}
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		name   string
+		result *chaoslab.Result
+		want   []string
+	}{
+		{"network_delay", analyzertest.NetworkDelay(), []string{
+			`"checkout-db-latency"`, "network_delay (jitter=0s, latency=200ms, link=db) for 10.0 s",
+			"p99 latency went from 12 ms to 216 ms (+204 ms)", "successful throughput from 50.0 req/s to 49.9 req/s",
+			"Verdict: FAIL: p99 latency was 216 ms under the faults, above its 100 ms limit.", "recovered 1.2 s after", "Severity medium",
+		}},
+		{"process_kill", analyzertest.ProcessKill(), []string{
+			"process_kill (signal=SIGKILL) once", "the error rate from 0 % to 10 %", "50 of 500 requests failed",
+			"recovered 2.4 s after",
+		}},
+		{"pass", analyzertest.Pass(), []string{"Verdict: PASS", "recovered as soon as"}},
+		{"aborted", analyzertest.Aborted(), []string{"aborted (stop condition error_rate > 0.5 for 2s breached (observed 0.8)), so recovery was not measured", "the error rate was 80 % under the faults"}},
+		{"not steady", analyzertest.NotSteady(), []string{"Only the baseline was measured", "INCONCLUSIVE: p99 latency was 486 ms before any fault", "never injected"}},
+		{"not recovered", func() *chaoslab.Result {
+			r := analyzertest.Pass()
+			r.Verdict, r.Reason, r.Recovery = chaoslab.VerdictFail, "the target did not recover within 30s", chaoslab.Recovery{}
+			return r
+		}(), []string{"FAIL: the target did not recover within 30s.", "The target did not recover: the hypothesis did not hold again"}},
+		{"failed early", analyzertest.FailedEarly(), []string{"No measurements were taken", "1 error, the first: provision local", "INCONCLUSIVE: the target could not be provisioned."}},
+		{"zero", &chaoslab.Result{}, []string{"ran no fault", "No measurements were taken", "INCONCLUSIVE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			an := analyze(t, tt.result)
+			for _, w := range tt.want {
+				if !strings.Contains(an.Summary, w) {
+					t.Errorf("summary lacks %q:\n%s", w, an.Summary)
+				}
+			}
+		})
+	}
+}
+
+// withScenario turns the network delay run into a run of another scenario
+// with the same measurements.
+func withScenario(r *chaoslab.Result, scenario string, p chaoslab.Params) *chaoslab.Result {
+	r.Faults[0].Scenario, r.Faults[0].Params = scenario, p
+	return r
+}
+
+func TestRecommendations(t *testing.T) {
+	failing := analyzertest.NetworkDelay
+	holding := analyzertest.Pass
+	tests := []struct {
+		name   string
+		result *chaoslab.Result
+		want   []string
+	}{
+		{"network_delay p99 breach", failing(), []string{"timeouts and propagate deadlines", "calls to db", "100 ms p99 budget", "hedge", "cache", "circuit breaker", "1 request failed"}},
+		{"network_delay held", withScenario(holding(), "network_delay", chaoslab.Params{"latency": "50ms", "link": "db"}), []string{"absorbed 50ms of latency on db"}},
+		{"http_errors", withScenario(failing(), "http_errors", chaoslab.Params{"link": "payments", "rate": "20%"}), []string{"backoff and jitter", "idempotent", "circuit breaker", "payments"}},
+		{"http_errors held", holding(), []string{"Errors on 5.0 % of requests from payments were absorbed"}},
+		{"http_errors at the ingress", withScenario(failing(), "http_errors", chaoslab.Params{"rate": "0.5"}), []string{"calls to the target's ingress"}},
+		{"process_kill", analyzertest.ProcessKill(), []string{"readiness probe", "more than one replica", "Recovery took 2.4 s", "50 requests failed", "start-up"}},
+		{"process_pause", withScenario(failing(), "process_pause", chaoslab.Params{"duration": "5s"}), []string{"client-side timeouts", "health checks detect a hung process"}},
+		{"cpu_stress", withScenario(failing(), "cpu_stress", chaoslab.Params{"cores": "2"}), []string{"CPU requests and limits", "Autoscale", "latency headroom", "GOMAXPROCS"}},
+		{"memory_pressure", withScenario(failing(), "memory_pressure", chaoslab.Params{"size": "1GiB"}), []string{"GOMEMLIMIT", "leaks", "memory limit"}},
+		{"disk_fill", withScenario(failing(), "disk_fill", chaoslab.Params{"size": "1GiB"}), []string{"disk use", "Rotate", "ENOSPC"}},
+		{"network_loss", withScenario(failing(), "network_loss", chaoslab.Params{"link": "cache"}), []string{"backoff", "connection pool", "cache"}},
+		{"network_partition", withScenario(failing(), "network_partition", chaoslab.Params{"link": "auth"}), []string{"Fail fast when auth is unreachable", "degraded"}},
+		{"bandwidth_limit", withScenario(failing(), "bandwidth_limit", chaoslab.Params{"link": "blob"}), []string{"compress"}},
+		{"instance_termination", withScenario(failing(), "instance_termination", nil), []string{"availability zones", "draining"}},
+		{"custom scenario", withScenario(failing(), "kill_the_cache", nil), []string{"under kill_the_cache"}},
+		{"not steady", analyzertest.NotSteady(), []string{"Fix the steady state first", "486 ms", "300 ms limit"}},
+		{"no recovery", func() *chaoslab.Result {
+			r := failing()
+			r.Recovery = chaoslab.Recovery{}
+			return r
+		}(), []string{"did not recover", "liveness"}},
+		{"stop condition", analyzertest.Aborted(), []string{"stop condition (the error rate above 50 %)", "milder fault"}},
+		{"fault failed", func() *chaoslab.Result {
+			r := failing()
+			r.Faults = append(r.Faults, chaoslab.FaultRecord{Scenario: "process_pause", Error: "unsupported: target lacks Signaler"})
+			return r
+		}(), []string{"Fault process_pause failed (unsupported: target lacks Signaler)"}},
+		{"failed early", analyzertest.FailedEarly(), []string{"failed before any fault"}},
+		{"slow recovery", func() *chaoslab.Result {
+			r := holding()
+			r.Recovery.Seconds = fp(50)
+			return r
+		}(), []string{"Recovery took 50.0 s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			an := analyze(t, tt.result)
+			all := strings.Join(an.Recommendations, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("recommendations lack %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+func TestRecommendationsNotStaleForFaultsThatDidNotRun(t *testing.T) {
+	an := analyze(t, analyzertest.NotSteady())
+	for _, rec := range an.Recommendations {
+		if strings.Contains(rec, "CPU requests") {
+			t.Errorf("recommended CPU limits for a cpu_stress that never ran: %s", rec)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	a := rules.New()
+	for _, f := range analyzertest.Fixtures() {
+		first, err := a.Analyze(t.Context(), f.Result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			again, err := a.Analyze(t.Context(), f.Result)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Fatalf("%s: analysis changed between calls:\n%s", f.Name, diff)
+			}
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	an := analyze(t, analyzertest.ProcessKill())
+	m := an.Metrics
+	if m.CPUPeak != 74 || m.MemoryPeak != 39 || m.ErrorCount != 50 {
+		t.Errorf("metrics = %+v, want cpu_peak 74, memory_peak 39, error_count 50", m)
+	}
+	if m.RecoveryTimeSeconds == nil || *m.RecoveryTimeSeconds != 2.4 {
+		t.Errorf("recovery_time_seconds = %v, want 2.4", m.RecoveryTimeSeconds)
+	}
+	if an.Source != rules.Source {
+		t.Errorf("source = %q, want %q", an.Source, rules.Source)
+	}
+}
+
+// A Runner that did not summarise windows still gets window comparisons,
+// approximated from the series.
+func TestWindowsFromSeries(t *testing.T) {
+	r := analyzertest.NetworkDelay()
+	r.Windows = nil
+	an := analyze(t, r)
+	for _, w := range []string{"p99 latency went from 12 ms to 216 ms", "the error rate from 0 % to 0.2 %"} {
+		if !strings.Contains(an.Summary, w) {
+			t.Errorf("summary lacks %q:\n%s", w, an.Summary)
+		}
+	}
+}
+
+// Partial results, with any part missing, never make the analyzer panic.
+func TestPartialResults(t *testing.T) {
+	cuts := map[string]func(r *chaoslab.Result){
+		"no series":     func(r *chaoslab.Result) { r.Series = nil },
+		"no windows":    func(r *chaoslab.Result) { r.Windows = nil },
+		"no phases":     func(r *chaoslab.Result) { r.Phases = nil },
+		"no hypothesis": func(r *chaoslab.Result) { r.Hypothesis = nil },
+		"no faults":     func(r *chaoslab.Result) { r.Faults = nil },
+		"unreverted":    func(r *chaoslab.Result) { r.Faults[0].RevertedAt = nil },
+		"no verdict":    func(r *chaoslab.Result) { r.Verdict, r.Reason, r.Status = "", "", "" },
+		"empty abort":   func(r *chaoslab.Result) { r.Abort = &chaoslab.Abort{} },
+		"no requests": func(r *chaoslab.Result) {
+			for i := range r.Series {
+				r.Series[i].Requests, r.Series[i].Errors = 0, 0
+			}
+			r.Windows = nil
+		},
+		"only unlabelled points": func(r *chaoslab.Result) {
+			for i := range r.Series {
+				r.Series[i].Window = ""
+			}
+			r.Windows = nil
+		},
+	}
+	for name, cut := range cuts {
+		t.Run(name, func(t *testing.T) {
+			for _, mk := range []func() *chaoslab.Result{analyzertest.NetworkDelay, analyzertest.ProcessKill} {
+				r := mk()
+				cut(r)
+				analyze(t, r)
+			}
+		})
+	}
+}
+
+func TestNilResult(t *testing.T) {
+	if _, err := rules.New().Analyze(context.Background(), nil); err == nil {
+		t.Fatal("Analyze(nil) returned no error")
+	}
+}
+
+func TestIgnoredOptions(t *testing.T) {
+	// Out-of-range options keep the defaults: 10 % errors is still high.
+	an := analyze(t, analyzertest.ProcessKill(), rules.WithHighErrorRate(0), rules.WithHighErrorRate(2), rules.WithSlowRecovery(-time.Second))
+	if an.Severity != chaoslab.SeverityHigh {
+		t.Errorf("severity = %s, want high", an.Severity)
+	}
+}
+
+// The Runner records an instantaneous fault's revert a few microseconds
+// after its injection.
+func TestInstantaneousFault(t *testing.T) {
+	r := analyzertest.ProcessKill()
+	rev := r.Faults[0].RevertedAt.Add(11 * time.Microsecond)
+	r.Faults[0].RevertedAt = &rev
+	if an := analyze(t, r); !strings.Contains(an.Summary, "process_kill (signal=SIGKILL) once") {
+		t.Errorf("summary does not call the kill instantaneous: %s", an.Summary)
+	}
+}
