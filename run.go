@@ -532,15 +532,17 @@ func (x *run) summarise() {
 		if at, ok := h.recoveredAt(ivs, x.lastRev, x.exp.StableWindow, loadOn); ok {
 			secs := round(at.Sub(x.lastRev).Seconds(), 2)
 			res.Recovery.Recovered, res.Recovery.Seconds = true, &secs
-			// The recovery window is the stable run that proved recovery
-			// plus what was measured in the recovering phase after it.
+			// The recovery window is what the recovering phase measured once
+			// the target had recovered.
 			var rec []*interval
-			for _, iv := range ivs {
-				if !iv.start.Before(at) && (iv.window == WindowChaos || iv.window == WindowRecovery) {
+			for _, iv := range byWindow[WindowRecovery] {
+				if !iv.start.Before(at) {
 					rec = append(rec, iv)
 				}
 			}
-			byWindow[WindowRecovery] = rec
+			if len(rec) > 0 {
+				byWindow[WindowRecovery] = rec
+			}
 		}
 	}
 	for _, name := range []string{WindowBaseline, WindowChaos, WindowRecovery} {

@@ -97,6 +97,9 @@ func WriteResultFile(path string, r *Result) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}

@@ -20,7 +20,12 @@ import (
 	"github.com/chaoslab-dev/chaoslab/chaostest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Under -race every process sleeps a second at exit; the demo service
+	// processes these tests start need not.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	goleak.VerifyTestMain(m)
+}
 
 // echoServer answers each line with the same line.
 func echoServer(t *testing.T) string {

@@ -206,23 +206,32 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		fmt.Fprint(c.stderr, "Usage: chaoslab run [flags] [EXPERIMENT_FILE]\n\nFlags given on the command line override the file.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitPass
+	// Flags may come before or after the file.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitPass
+			}
+			return exitError
 		}
-		return exitError
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if fs.NArg() > 1 {
-		return c.fail("run takes at most one experiment file, got %d arguments: %s", fs.NArg(), strings.Join(fs.Args(), " "))
+	if len(files) > 1 {
+		return c.fail("run takes at most one experiment file, got %d: %s", len(files), strings.Join(files, " "))
 	}
 
 	var exp chaoslab.Experiment
 	switch {
-	case fs.NArg() == 1:
+	case len(files) == 1:
 		var err error
-		if exp, err = c.readExperiment(fs.Arg(0)); err != nil {
+		if exp, err = c.readExperiment(files[0]); err != nil {
 			return c.fail("%v", err)
 		}
 	case len(faults) > 0:
@@ -233,7 +242,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 	if len(faults) > 0 {
 		exp.Faults = faults
-		if fs.NArg() == 0 {
+		if len(files) == 0 {
 			exp.Name = "demo-" + faults[0].Scenario
 		}
 	}

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv(mainEnv); ok {
 		os.Exit(mainWithSignals(strings.Split(args, "\x1f")))
 	}
+	// Under -race every process sleeps a second at exit; the demo service
+	// processes these tests start need not.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	goleak.VerifyTestMain(m)
 }
 
