@@ -30,6 +30,9 @@ type interval struct {
 	sample     Sample
 	probeFails []string
 	logErrors  int
+	// pending counts requests scheduled in the interval that have not
+	// ended yet: an interval is settled, and can be judged, at 0.
+	pending int64
 }
 
 func (iv *interval) duration() time.Duration { return iv.end.Sub(iv.start) }
@@ -44,17 +47,46 @@ type tick struct {
 // measurements gathers load samples into intervals and stop-condition ticks.
 // It is safe for concurrent use.
 type measurements struct {
-	mu     sync.Mutex
-	cur    *interval
-	done   []*interval
-	tk     tick
-	window string
+	mu   sync.Mutex
+	cur  *interval
+	done []*interval
+	tk   tick
+	last Sample // the latest resource sample
 }
 
 func newMeasurements(now time.Time) *measurements {
 	return &measurements{cur: &interval{start: now, hist: newHist()}, tk: tick{hist: newHist()}}
 }
 
+// at returns the interval that holds time t: the current one, or the
+// latest closed one that started at or before t. m.mu must be held.
+func (m *measurements) at(t time.Time) *interval {
+	if !t.Before(m.cur.start) {
+		return m.cur
+	}
+	for i := len(m.done) - 1; i > 0; i-- {
+		if !t.Before(m.done[i].start) {
+			return m.done[i]
+		}
+	}
+	if len(m.done) > 0 {
+		return m.done[0]
+	}
+	return m.cur
+}
+
+// scheduled counts a request as in flight in the interval it is sent in.
+func (m *measurements) scheduled(t time.Time) {
+	m.mu.Lock()
+	m.at(t).pending++
+	m.mu.Unlock()
+}
+
+// record adds a request's outcome to the interval it was scheduled in, so
+// that a slow answer counts against the moment it was asked for, and to the
+// stop-condition tick of the moment it ended. A request that overlapped the
+// start of the chaos window counts in the chaos window, and one that
+// overlapped its end stays in it.
 func (m *measurements) record(s load.Sample) {
 	us := s.Latency.Microseconds()
 	if us < histMin {
@@ -65,16 +97,23 @@ func (m *measurements) record(s load.Sample) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cur.requests++
+	iv := m.at(s.Scheduled)
+	iv.pending--
+	// A request in flight when the faults began counts against them: it
+	// goes to the chaos interval it ended in.
+	if end := m.at(s.Scheduled.Add(s.Latency)); end.window == WindowChaos && iv.window != WindowChaos {
+		iv = end
+	}
+	iv.requests++
 	m.tk.requests++
 	if s.Failed() {
-		m.cur.errors++
+		iv.errors++
 		m.tk.errors++
 	}
 	// Overload samples never reached the target: they are errors without a
 	// latency.
 	if s.Err != load.ErrOverload {
-		_ = m.cur.hist.RecordValue(us)
+		_ = iv.hist.RecordValue(us)
 		_ = m.tk.hist.RecordValue(us)
 	}
 }
@@ -91,36 +130,33 @@ func (m *measurements) logError() {
 	m.mu.Unlock()
 }
 
-// flush closes the current interval at now, attaching the resource sample,
-// and opens the next one in window. Intervals shorter than a millisecond are
-// folded into the next.
+// flush closes the current interval at now, attaching the resource sample
+// (the last one when s is nil), and opens the next one in window.
 func (m *measurements) flush(now time.Time, s *Sample, window string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := m.cur
-	if now.Sub(cur.start) < time.Millisecond && cur.requests == 0 {
-		cur.window = window
-		m.window = window
-		return
-	}
 	cur.end = now
-	cur.window = m.window
 	if s != nil {
-		cur.sample = *s
+		m.last = *s
 	}
+	cur.sample = m.last
 	m.done = append(m.done, cur)
-	m.cur = &interval{start: now, hist: newHist()}
-	m.window = window
+	m.cur = &interval{start: now, hist: newHist(), window: window}
 }
 
-// setWindow labels the intervals from now on, closing the current one.
-func (m *measurements) setWindow(now time.Time, window string) {
+// relabel puts the current interval in window without closing it.
+func (m *measurements) relabel(window string) {
 	m.mu.Lock()
-	same := m.window == window
+	m.cur.window = window
 	m.mu.Unlock()
-	if !same {
-		m.flush(now, nil, window)
-	}
+}
+
+// window returns the current interval's window and how long it has run.
+func (m *measurements) window(now time.Time) (string, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cur.window, now.Sub(m.cur.start)
 }
 
 // takeTick returns and resets the stop-condition tick counters.
@@ -132,11 +168,17 @@ func (m *measurements) takeTick() tick {
 	return t
 }
 
-// intervals returns the closed intervals.
-func (m *measurements) intervals() []*interval {
+// with calls fn with the closed intervals while no request can change them;
+// settled is the prefix of them whose every request has ended. fn must not
+// keep the slices.
+func (m *measurements) with(fn func(done, settled []*interval)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]*interval(nil), m.done...)
+	n := 0
+	for n < len(m.done) && m.done[n].pending <= 0 {
+		n++
+	}
+	fn(m.done, m.done[:n])
 }
 
 func latencies(h *hdrhistogram.Histogram) Latencies {

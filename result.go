@@ -255,3 +255,20 @@ func (r *Result) Failed() []Check {
 	}
 	return out
 }
+
+// HeadlineMetrics returns the numbers every analysis reports for r: the
+// peaks of the series' cpu_percent and memory_mb, the sum of its errors and
+// a copy of the recovery time.
+func (r *Result) HeadlineMetrics() AnalysisMetrics {
+	var m AnalysisMetrics
+	for _, p := range r.Series {
+		m.CPUPeak = max(m.CPUPeak, p.CPUPercent)
+		m.MemoryPeak = max(m.MemoryPeak, p.MemoryMB)
+		m.ErrorCount += p.Errors
+	}
+	if s := r.Recovery.Seconds; s != nil {
+		v := *s
+		m.RecoveryTimeSeconds = &v
+	}
+	return m
+}

@@ -362,13 +362,13 @@ func (x *run) recover(ctx context.Context) error {
 		case <-deadline.C:
 			return nil
 		case <-x.pointCh:
-			var ivs []*interval
-			for _, iv := range x.meas.intervals() {
-				if !iv.start.Before(start) || iv.window == WindowRecovery {
-					ivs = append(ivs, iv)
-				}
-			}
-			if _, ok := x.exp.Hypothesis.recoveredAt(ivs, start, x.exp.StableWindow, !x.exp.Load.Disabled); ok {
+			// Only intervals whose every request has ended can be judged: a
+			// request still in flight may yet be slow or fail.
+			var recovered bool
+			x.meas.with(func(_, settled []*interval) {
+				_, recovered = x.exp.Hypothesis.recoveredAt(settled, start, x.exp.StableWindow, !x.exp.Load.Disabled)
+			})
+			if recovered {
 				return nil
 			}
 		}
@@ -519,7 +519,9 @@ func (x *run) summarise() {
 	if x.meas == nil {
 		return
 	}
-	ivs := x.meas.intervals()
+	// The load has stopped: nothing changes the intervals any more.
+	var ivs []*interval
+	x.meas.with(func(done, _ []*interval) { ivs = done })
 	byWindow := map[string][]*interval{}
 	for _, iv := range ivs {
 		res.Series = append(res.Series, iv.point())
@@ -569,6 +571,7 @@ func (x *run) startBackground(ctx context.Context) {
 		cfg := load.Config{
 			BaseURL: x.target.Endpoint(), Paths: x.exp.Load.Paths, Method: strings.ToUpper(x.exp.Load.Method),
 			Rate: x.exp.Load.Rate, Timeout: x.exp.Load.Timeout, Client: x.r.client,
+			Scheduled: x.meas.scheduled,
 		}
 		x.goBackground(func() { _ = load.Run(bg, cfg, x.meas.record) })
 	}
@@ -627,18 +630,19 @@ func (x *run) clock(ctx context.Context) {
 	defer ticker.Stop()
 	var probes sync.WaitGroup
 	defer probes.Wait()
-	var last Sample
+	// sample reads the target's resource use; nil keeps the last reading.
 	sample := func() *Sample {
-		if s, ok := x.target.(Sampler); ok {
-			sctx, cancel := context.WithTimeout(ctx, every/2)
-			var got Sample
-			err := protect("target: Sample", func() (err error) { got, err = s.Sample(sctx); return err })
-			cancel()
-			if err == nil {
-				last = got
-			}
+		s, ok := x.target.(Sampler)
+		if !ok {
+			return nil
 		}
-		return &last
+		sctx, cancel := context.WithTimeout(ctx, every/2)
+		defer cancel()
+		var got Sample
+		if err := protect("target: Sample", func() (err error) { got, err = s.Sample(sctx); return err }); err != nil {
+			return nil
+		}
+		return &got
 	}
 	for {
 		select {
@@ -646,38 +650,35 @@ func (x *run) clock(ctx context.Context) {
 			return
 		case wc := <-x.windowCh:
 			now := time.Now()
-			x.meas.mu.Lock()
-			short := now.Sub(x.meas.cur.start) < every/10
-			if short {
-				x.meas.window = wc.name // too short to stand alone: fold it into the new window
-			}
-			x.meas.mu.Unlock()
-			if !short {
+			if _, open := x.meas.window(now); open < every/10 {
+				x.meas.relabel(wc.name) // too short to stand alone: fold it into the new window
+			} else {
 				x.meas.flush(now, sample(), wc.name)
 				x.pointDone()
 			}
 			ticker.Reset(every)
 			close(wc.done)
-		case <-ticker.C:
+		case now := <-ticker.C:
 			x.runProbes(ctx, &probes)
-			x.meas.flush(time.Now(), sample(), x.currentWindow())
+			w, _ := x.meas.window(now)
+			x.meas.flush(time.Now(), sample(), w)
 			x.pointDone()
 		}
 	}
 }
 
-func (x *run) currentWindow() string {
-	x.meas.mu.Lock()
-	defer x.meas.mu.Unlock()
-	return x.meas.window
-}
-
 func (x *run) pointDone() {
-	ivs := x.meas.intervals()
-	if len(ivs) > 0 {
-		p := ivs[len(ivs)-1].point()
+	var p *Point
+	x.meas.with(func(done, _ []*interval) {
+		if len(done) > 0 {
+			pt := done[len(done)-1].point()
+			p = &pt
+		}
+	})
+	if p != nil {
+		// Requests still in flight are not in the point yet.
 		msg := fmt.Sprintf("%.0f req/s, p99 %.1f ms, errors %.1f%%", p.RPS, p.Latency.P99, p.ErrRate*100)
-		x.emit("", msg, &p)
+		x.emit("", msg, p)
 	}
 	select {
 	case x.pointCh <- struct{}{}:

@@ -163,17 +163,7 @@ func CheckAnalysis(t testing.TB, r *chaoslab.Result, an chaoslab.Analysis) {
 // the peaks of the series' cpu_percent and memory_mb, the sum of its errors
 // and a copy of the recovery time.
 func Metrics(r *chaoslab.Result) chaoslab.AnalysisMetrics {
-	var m chaoslab.AnalysisMetrics
-	for _, p := range r.Series {
-		m.CPUPeak = math.Max(m.CPUPeak, p.CPUPercent)
-		m.MemoryPeak = math.Max(m.MemoryPeak, p.MemoryMB)
-		m.ErrorCount += p.Errors
-	}
-	if s := r.Recovery.Seconds; s != nil {
-		v := *s
-		m.RecoveryTimeSeconds = &v
-	}
-	return m
+	return r.HeadlineMetrics()
 }
 
 // Clone returns a deep copy of r made through its JSON form, which holds

@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
@@ -97,26 +96,11 @@ func (a *Analyzer) Analyze(_ context.Context, r *chaoslab.Result) (chaoslab.Anal
 	sev, why := a.grade(f)
 	return chaoslab.Analysis{
 		Summary:         a.summary(f, sev, why),
-		Metrics:         metrics(r),
+		Metrics:         r.HeadlineMetrics(),
 		Severity:        sev,
 		Recommendations: a.recommend(f),
 		Source:          Source,
 	}, nil
-}
-
-// metrics returns the headline numbers of r.
-func metrics(r *chaoslab.Result) chaoslab.AnalysisMetrics {
-	var m chaoslab.AnalysisMetrics
-	for _, p := range r.Series {
-		m.CPUPeak = math.Max(m.CPUPeak, p.CPUPercent)
-		m.MemoryPeak = math.Max(m.MemoryPeak, p.MemoryMB)
-		m.ErrorCount += p.Errors
-	}
-	if s := r.Recovery.Seconds; s != nil {
-		v := *s
-		m.RecoveryTimeSeconds = &v
-	}
-	return m
 }
 
 // grade applies the severity rules of the package documentation and says why

@@ -30,6 +30,10 @@ type Config struct {
 	// MaxInFlight caps concurrent requests; a request that would exceed it
 	// is recorded as failed with ErrOverload. 0 means Rate×Timeout×2+64.
 	MaxInFlight int
+	// Scheduled, if set, is called with each request's scheduled time
+	// before it is sent (and before it is refused for overload), from the
+	// scheduling goroutine, so that callers can count requests in flight.
+	Scheduled func(at time.Time)
 }
 
 // Sample is the outcome of one request.
@@ -57,7 +61,10 @@ var (
 // Run sends requests until ctx is done, calling record (from many goroutines
 // at once) with each outcome, and returns once every request in flight has
 // ended. Requests still in flight when ctx is done are cancelled and not
-// recorded. It returns an error only for an invalid Config.
+// recorded.
+//
+// Samples are recorded as requests end, in any order; each carries the time
+// it was scheduled, so a caller can attribute it to the moment it was sent. It returns an error only for an invalid Config.
 func Run(ctx context.Context, cfg Config, record func(Sample)) error {
 	if cfg.Rate <= 0 {
 		return fmt.Errorf("load: rate %v must be above 0", cfg.Rate)
@@ -105,6 +112,9 @@ func Run(ctx context.Context, cfg Config, record func(Sample)) error {
 			}
 		} else if ctx.Err() != nil {
 			return nil
+		}
+		if cfg.Scheduled != nil {
+			cfg.Scheduled(due)
 		}
 		select {
 		case slots <- struct{}{}:
