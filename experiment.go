@@ -320,8 +320,8 @@ func (e Experiment) Validate() error {
 		default:
 			ps.add(path+".metric", s.Metric, "must be one of %s, %s, %s", MetricErrorRate, MetricP50, MetricP99)
 		}
-		if s.Max < 0 {
-			ps.add(path+".max", fmtFloat(s.Max), "must not be negative")
+		if s.Max < 0 || (s.Metric == MetricErrorRate && s.Max > 1) {
+			ps.add(path+".max", fmtFloat(s.Max), "must not be negative (and at most 1 for error_rate, a fraction)")
 		}
 		ps.positive(path+".for", s.For)
 	}
@@ -437,7 +437,7 @@ func (h Hypothesis) validate(ps *problems) {
 func (f Fault) validate(ps *problems, path string, chaos time.Duration) {
 	ps.positive(path+".start", f.Start)
 	ps.positive(path+".duration", f.Duration)
-	if f.Start >= chaos {
+	if chaos > 0 && f.Start >= chaos {
 		ps.add(path+".start", f.Start.String(), "must be inside the chaos window (duration %s)", chaos)
 	}
 	if f.Injector != nil {
@@ -467,7 +467,7 @@ func (f Fault) validate(ps *problems, path string, chaos time.Duration) {
 			for _, p := range s.Params {
 				valid = append(valid, p.Name)
 			}
-			ps.add(path+".params."+k, "", "is not a parameter of %s; valid parameters: %s", s.Name, strings.Join(valid, ", "))
+			ps.add(path+".params."+k, f.Params[k], "is not a parameter of %s; valid parameters: %s", s.Name, strings.Join(valid, ", "))
 			continue
 		}
 		if err := spec.Check(f.Params[k]); err != nil {

@@ -19,6 +19,8 @@ type fakeProvider struct {
 	targets  []*fakeTarget
 	panicOn  string // "provision", "close"
 	failWith error
+	closeErr error // returned by every target's Close
+	failing  bool  // targets answer 500 from the start
 }
 
 func (p *fakeProvider) Name() string { return "fake" }
@@ -37,7 +39,8 @@ func (p *fakeProvider) Provision(ctx context.Context, spec chaoslab.TargetSpec) 
 	if err != nil {
 		return nil, err
 	}
-	t := &fakeTarget{ln: ln, panicOnClose: p.panicOn == "close"}
+	t := &fakeTarget{ln: ln, panicOnClose: p.panicOn == "close", closeErr: p.closeErr}
+	t.failing.Store(p.failing)
 	t.srv = &http.Server{Handler: http.HandlerFunc(t.serve)}
 	t.done = make(chan struct{})
 	go func() { defer close(t.done); _ = t.srv.Serve(ln) }()
@@ -65,6 +68,8 @@ type fakeTarget struct {
 	done         chan struct{}
 	delay        atomic.Int64 // nanoseconds
 	failing      atomic.Bool
+	stalled      atomic.Bool
+	closeErr     error
 	closed       atomic.Bool
 	closeOnce    sync.Once
 	panicOnClose bool
@@ -73,6 +78,10 @@ type fakeTarget struct {
 func (t *fakeTarget) serve(w http.ResponseWriter, r *http.Request) {
 	if d := time.Duration(t.delay.Load()); d > 0 {
 		time.Sleep(d)
+	}
+	if t.stalled.Load() {
+		<-r.Context().Done() // hangs until the client gives up
+		return
 	}
 	if t.failing.Load() {
 		w.WriteHeader(http.StatusInternalServerError)
@@ -91,7 +100,7 @@ func (t *fakeTarget) Close(ctx context.Context) error {
 		panic("close exploded")
 	}
 	t.close(ctx)
-	return nil
+	return t.closeErr
 }
 
 func (t *fakeTarget) close(ctx context.Context) {
@@ -110,6 +119,7 @@ func (t *fakeTarget) Sample(ctx context.Context) (chaoslab.Sample, error) {
 type fault struct {
 	delay       time.Duration
 	fail        bool
+	stall       bool
 	lag         time.Duration // how long failures last after Undo
 	window      time.Duration
 	windowed    bool
@@ -155,6 +165,7 @@ func (f *fault) Inject(ctx context.Context, tg chaoslab.Target) (chaoslab.Undo, 
 	f.log.add("inject " + f.name)
 	t.delay.Store(int64(f.delay))
 	t.failing.Store(f.fail)
+	t.stalled.Store(f.stall)
 	return func(ctx context.Context) error {
 		f.undone.Add(1)
 		f.log.add("undo " + f.name)
@@ -162,6 +173,7 @@ func (f *fault) Inject(ctx context.Context, tg chaoslab.Target) (chaoslab.Undo, 
 			panic("undo exploded")
 		}
 		t.delay.Store(0)
+		t.stalled.Store(false)
 		if f.lag > 0 {
 			time.AfterFunc(f.lag, func() { t.failing.Store(false) })
 		} else {

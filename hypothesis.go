@@ -79,20 +79,26 @@ func (h Hypothesis) holds(iv *interval, loadOn bool) bool {
 }
 
 // recoveredAt finds the first run of intervals, starting at or after from,
-// that holds for at least stable; it returns the run's start.
+// that holds for at least stable, and returns when the hypothesis began to
+// hold again: just after the last bad request (failed, or slower than the
+// p99 limit) of the interval before the run, or else the run's start.
 func (h Hypothesis) recoveredAt(ivs []*interval, from time.Time, stable time.Duration, loadOn bool) (time.Time, bool) {
 	var runStart time.Time
 	var run time.Duration
+	var prev *interval // the last interval that did not hold
 	for _, iv := range ivs {
-		if iv.end.Before(from) || iv.end.Equal(from) {
+		if !iv.end.After(from) {
 			continue
 		}
 		if !h.holds(iv, loadOn) {
-			run = 0
+			run, prev = 0, iv
 			continue
 		}
 		if run == 0 {
 			runStart = iv.start
+			if prev != nil && prev.end.Equal(iv.start) && !prev.lastBad.IsZero() && len(prev.probeFails) == 0 {
+				runStart = prev.lastBad
+			}
 			if runStart.Before(from) {
 				runStart = from
 			}

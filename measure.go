@@ -33,6 +33,9 @@ type interval struct {
 	// pending counts requests scheduled in the interval that have not
 	// ended yet: an interval is settled, and can be judged, at 0.
 	pending int64
+	// lastBad is when the latest request that failed, or took longer than
+	// the hypothesis's p99 limit, was scheduled.
+	lastBad time.Time
 }
 
 func (iv *interval) duration() time.Duration { return iv.end.Sub(iv.start) }
@@ -40,8 +43,9 @@ func (iv *interval) duration() time.Duration { return iv.end.Sub(iv.start) }
 // tick is the short window that stop conditions are checked over.
 type tick struct {
 	hist     *hdrhistogram.Histogram
-	requests int64
+	requests int64 // ended in the tick
 	errors   int64
+	inflight int64 // still in flight at its end
 }
 
 // measurements gathers load samples into intervals and stop-condition ticks.
@@ -52,10 +56,19 @@ type measurements struct {
 	done []*interval
 	tk   tick
 	last Sample // the latest resource sample
+	// inflight counts the requests in flight by their scheduled time.
+	inflight map[time.Time]int
+	// slow is the latency above which a request counts as bad; 0: none.
+	slow time.Duration
 }
 
-func newMeasurements(now time.Time) *measurements {
-	return &measurements{cur: &interval{start: now, hist: newHist()}, tk: tick{hist: newHist()}}
+func newMeasurements(now time.Time, slow time.Duration) *measurements {
+	return &measurements{
+		cur:      &interval{start: now, hist: newHist()},
+		tk:       tick{hist: newHist()},
+		inflight: map[time.Time]int{},
+		slow:     slow,
+	}
 }
 
 // at returns the interval that holds time t: the current one, or the
@@ -79,6 +92,7 @@ func (m *measurements) at(t time.Time) *interval {
 func (m *measurements) scheduled(t time.Time) {
 	m.mu.Lock()
 	m.at(t).pending++
+	m.inflight[t]++
 	m.mu.Unlock()
 }
 
@@ -97,6 +111,11 @@ func (m *measurements) record(s load.Sample) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if n := m.inflight[s.Scheduled]; n > 1 {
+		m.inflight[s.Scheduled] = n - 1
+	} else {
+		delete(m.inflight, s.Scheduled)
+	}
 	iv := m.at(s.Scheduled)
 	iv.pending--
 	// A request in flight when the faults began counts against them: it
@@ -109,6 +128,9 @@ func (m *measurements) record(s load.Sample) {
 	if s.Failed() {
 		iv.errors++
 		m.tk.errors++
+	}
+	if (s.Failed() || (m.slow > 0 && s.Latency > m.slow)) && s.Scheduled.After(iv.lastBad) {
+		iv.lastBad = s.Scheduled
 	}
 	// Overload samples never reached the target: they are errors without a
 	// latency.
@@ -159,13 +181,37 @@ func (m *measurements) window(now time.Time) (string, time.Duration) {
 	return m.cur.window, now.Sub(m.cur.start)
 }
 
-// takeTick returns and resets the stop-condition tick counters.
-func (m *measurements) takeTick() tick {
+// takeTick returns and resets the stop-condition counters. Requests still
+// in flight count as latency samples of their age so far, so that a
+// stalled target breaches a latency limit while it stalls.
+func (m *measurements) takeTick(now time.Time) tick {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.tk
+	for at, n := range m.inflight {
+		us := min(max(now.Sub(at).Microseconds(), histMin), histMax)
+		_ = t.hist.RecordValues(us, int64(n))
+		t.inflight += int64(n)
+	}
 	m.tk = tick{hist: newHist()}
 	return t
+}
+
+// cutShort records every request still in flight as failed, with its age
+// at now as its latency: for a run that stops early, they never got an
+// answer.
+func (m *measurements) cutShort(now time.Time, err error) {
+	m.mu.Lock()
+	var cut []load.Sample
+	for at, n := range m.inflight {
+		for range n {
+			cut = append(cut, load.Sample{Scheduled: at, Latency: now.Sub(at), Err: err})
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range cut {
+		m.record(s)
+	}
 }
 
 // with calls fn with the closed intervals while no request can change them;

@@ -123,7 +123,7 @@ type FaultRecord struct {
 	Params     Params     `json:"params"`
 	InjectedAt *time.Time `json:"injected_at"`
 	RevertedAt *time.Time `json:"reverted_at"`
-	Error      string     `json:"error,omitempty"`
+	Error      string     `json:"error"`
 }
 
 // Point is one measurement interval.

@@ -7,14 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/chaoslab-dev/chaoslab/internal/load"
 )
 
 // Run runs one experiment to its end and returns its result.
@@ -22,11 +19,12 @@ import (
 // Run always returns a non-nil Result, with everything measured so far. The
 // error is non-nil when the run could not do what was asked: the experiment
 // is invalid (ErrInvalid), provisioning or a fault failed, a plugin panicked
-// (ErrPanic), ctx was cancelled (ctx.Err() is wrapped), or cleaning up
-// failed. A hypothesis that does not hold is not an error: it is the
-// Result's Verdict. Whatever happens, every injected fault is reverted and
-// the target is closed before Run returns, last in first out, each on a
-// fresh context bounded by the cleanup timeout.
+// (ErrPanic), ctx was cancelled (ctx.Err() is wrapped), or reverting a fault
+// or closing the target failed. A hypothesis that does not hold is not an
+// error: it is the Result's Verdict, which cleanup errors never change.
+// Whatever happens, every injected fault is reverted and the target is
+// closed before Run returns, last in first out, each on a fresh context
+// bounded by the cleanup timeout.
 func (r *Runner) Run(ctx context.Context, exp Experiment) (res *Result, err error) {
 	x := &run{r: r, res: &Result{
 		SchemaVersion: SchemaVersion,
@@ -46,48 +44,55 @@ func (r *Runner) Run(ctx context.Context, exp Experiment) (res *Result, err erro
 	if r.provider != nil {
 		x.res.Provider = r.provider.Name()
 	}
-	x.phase = PhasePending
-	x.phaseStart = time.Now()
+	x.phase, x.phaseStart = PhasePending, time.Now()
+	x.events = newDispatcher(r.observers, r.logger)
+	defer x.events.close(5 * time.Second)
+	var runErr error
 	defer func() {
 		if p := recover(); p != nil {
-			err = errors.Join(err, fmt.Errorf("%w: runner: %v\n%s", ErrPanic, p, debug.Stack()))
+			runErr = errors.Join(runErr, fmt.Errorf("%w: runner: %v\n%s", ErrPanic, p, debug.Stack()))
 		}
-		err = errors.Join(err, x.cleanup(ctx))
-		res, err = x.finish(ctx, err)
+		res, err = x.finish(ctx, runErr, x.cleanup(ctx))
 	}()
-	return x.res, x.execute(ctx, exp)
+	runErr = x.execute(ctx, exp)
+	return x.res, runErr
 }
 
+// run is the state of one Run.
 type run struct {
-	r   *Runner
-	res *Result
-	exp Experiment
+	r      *Runner
+	res    *Result
+	exp    Experiment
+	events *dispatcher
 
-	mu         sync.Mutex // guards phase, observers and the log summary
+	mu         sync.Mutex // guards phase, phaseStart, res.Errors, res.Phases and the log summary
 	phase      Phase
 	phaseStart time.Time
-	deadObs    map[int]bool
 	planned    time.Duration
 	runStart   time.Time
 
-	target    Target
-	faults    []*faultState
-	undos     []*faultState // injected, not yet reverted, in order of injection
+	target      Target
+	faults      []*faultState
+	undos       []*faultState // injected, not yet reverted, in order of injection
+	injectedAny bool
+	lastRev     time.Time
+	revertErrs  []error
+
 	meas      *measurements
 	bg        context.Context
 	bgCancel  context.CancelFunc
 	bgDone    sync.WaitGroup
+	clockDone chan struct{}
 	windowCh  chan windowChange
 	pointCh   chan struct{}
 	abortCh   chan *Abort
+	bgFailed  chan error
+	emitted   int // settled intervals already sent to observers
+
 	aborted   *Abort
 	cancelled bool
-	measured  bool
-	lastRev   time.Time
 	cleaned   bool
-	logRing   []string
-	logLines  int
-	logErrors int
+	logs      logTail
 }
 
 type faultState struct {
@@ -104,6 +109,10 @@ type windowChange struct {
 	name string
 	done chan struct{}
 }
+
+// errStop ends a phase early: a stop condition fired (x.aborted says
+// which). It is not an error of the run.
+var errStop = errors.New("stopped by a stop condition")
 
 func (x *run) execute(ctx context.Context, exp Experiment) error {
 	if err := exp.Validate(); err != nil {
@@ -139,13 +148,12 @@ func (x *run) execute(ctx context.Context, exp Experiment) error {
 		target, err = x.r.provider.Provision(ctx, exp.Target)
 		return err
 	})
+	if err == nil && target == nil {
+		err = fmt.Errorf("provider %s returned no target and no error", x.r.provider.Name())
+	}
 	if err != nil {
 		x.res.Reason = "the target could not be provisioned"
 		return fmt.Errorf("provision: %w", err)
-	}
-	if target == nil {
-		x.res.Reason = "the target could not be provisioned"
-		return fmt.Errorf("provision: provider %s returned no target and no error", x.r.provider.Name())
 	}
 	x.target = target
 	x.res.Target.ID, x.res.Target.Endpoint = target.ID(), target.Endpoint()
@@ -155,27 +163,35 @@ func (x *run) execute(ctx context.Context, exp Experiment) error {
 	x.startBackground(ctx)
 	x.setPhase(PhaseBaseline, fmt.Sprintf("measuring steady state for %s", exp.Baseline))
 	x.setWindow(WindowBaseline)
-	if err := x.wait(ctx, exp.Baseline); err != nil || x.aborted != nil {
-		return err
+	if err := x.wait(ctx, exp.Baseline); err != nil {
+		return x.stopped(err)
 	}
 
-	// Chaos.
-	x.setWindow(WindowChaos)
-	if err := x.chaos(ctx); err != nil || x.aborted != nil {
-		return err
+	// Chaos: the chaos window of the measurements opens at the first
+	// injection.
+	if err := x.chaos(ctx); err != nil {
+		return x.stopped(err)
 	}
 
-	// Rolling back.
+	// Rolling back. A fault that cannot be reverted is reported, and
+	// recovery is still measured: that is when it matters most.
 	x.setPhase(PhaseRollingBack, "reverting every fault")
 	if err := x.revertAll(ctx); err != nil {
-		x.res.Reason = "a fault could not be reverted"
-		return err
+		x.revertErrs = append(x.revertErrs, err)
 	}
 
 	// Recovering.
 	x.setPhase(PhaseRecovering, fmt.Sprintf("waiting for the hypothesis to hold for %s", exp.StableWindow))
 	x.setWindow(WindowRecovery)
-	return x.recover(ctx)
+	return x.stopped(x.recover(ctx))
+}
+
+// stopped turns errStop into a normal end of the run.
+func (x *run) stopped(err error) error {
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }
 
 func (x *run) buildFaults() error {
@@ -224,16 +240,15 @@ func (x *run) chaos(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	x.setPhase(PhaseInjecting, "")
 	for {
 		sort.SliceStable(pending, func(i, j int) bool { return pending[i].at.Before(pending[j].at) })
-		now := time.Now()
-		for len(pending) > 0 && !pending[0].at.After(now) {
+		for len(pending) > 0 && !pending[0].at.After(time.Now()) {
 			ev := pending[0]
 			pending = pending[1:]
 			if ev.revert {
 				if err := x.revert(ctx, ev.fs); err != nil {
-					x.res.Reason = "a fault could not be reverted"
-					return err
+					x.revertErrs = append(x.revertErrs, err)
 				}
 				continue
 			}
@@ -242,38 +257,63 @@ func (x *run) chaos(ctx context.Context) error {
 				return err
 			}
 			if ev.fs.window >= 0 {
-				at := time.Now().Add(ev.fs.window)
-				if ev.fs.window == 0 || at.Before(end) {
+				if at := time.Now().Add(ev.fs.window); ev.fs.window == 0 || at.Before(end) {
 					pending = append(pending, event{at: at, fs: ev.fs, revert: true})
 				}
 			}
 			sort.SliceStable(pending, func(i, j int) bool { return pending[i].at.Before(pending[j].at) })
 		}
-		x.setPhase(PhaseObserving, "")
+		if x.injectedAny {
+			x.setPhase(PhaseObserving, "")
+		}
 		next := end
 		if len(pending) > 0 && pending[0].at.Before(next) {
 			next = pending[0].at
 		}
-		if !next.After(time.Now()) && len(pending) == 0 {
+		if !time.Now().Before(end) && (len(pending) == 0 || !pending[0].at.Before(end)) {
 			return nil
 		}
 		timer.Reset(time.Until(next))
-		select {
-		case <-ctx.Done():
-			x.cancelled = true
-			return fmt.Errorf("chaos: %w", ctx.Err())
-		case a := <-x.abortCh:
-			x.abort(ctx, a)
-			return nil
-		case <-timer.C:
-			if !time.Now().Before(end) && (len(pending) == 0 || !pending[0].at.Before(end)) {
-				return nil
-			}
+		if err := x.interrupted(ctx, timer.C); err != nil {
+			return err
 		}
 	}
 }
 
+// interrupted waits for done, a cancel, a stop condition or a failed
+// background task.
+func (x *run) interrupted(ctx context.Context, done <-chan time.Time) error {
+	select {
+	case <-ctx.Done():
+		return x.onCancel(ctx)
+	case a := <-x.abortCh:
+		return x.onAbort(ctx, a)
+	case err := <-x.bgFailed:
+		return x.onBackgroundFailure(err)
+	case <-done:
+		return nil
+	}
+}
+
+func (x *run) onCancel(ctx context.Context) error {
+	x.cancelled = true
+	return fmt.Errorf("%s: %w", x.currentPhase(), ctx.Err())
+}
+
+func (x *run) onAbort(ctx context.Context, a *Abort) error {
+	x.abort(ctx, a)
+	return errStop
+}
+
+func (x *run) onBackgroundFailure(err error) error {
+	x.res.Reason = "a measurement task failed"
+	return err
+}
+
 func (x *run) inject(ctx context.Context, fs *faultState) error {
+	if !x.injectedAny {
+		x.setWindow(WindowChaos)
+	}
 	name := x.res.Faults[fs.idx].Scenario
 	x.setPhase(PhaseInjecting, "injecting "+name+formatParams(x.res.Faults[fs.idx].Params))
 	var undo Undo
@@ -281,6 +321,7 @@ func (x *run) inject(ctx context.Context, fs *faultState) error {
 		undo, err = fs.inj.Inject(ctx, x.target)
 		return err
 	})
+	x.injectedAny = true
 	now := time.Now().UTC()
 	if err != nil {
 		x.res.Faults[fs.idx].Error = err.Error()
@@ -336,14 +377,8 @@ func (x *run) abort(ctx context.Context, a *Abort) {
 	x.res.Abort = a
 	x.emit(PhaseRollingBack, "stop condition: "+a.Reason+"; reverting every fault", nil)
 	if err := x.revertAll(ctx); err != nil {
-		x.addError(err.Error())
+		x.revertErrs = append(x.revertErrs, err)
 	}
-}
-
-func (x *run) addError(msg string) {
-	x.mu.Lock()
-	x.res.Errors = append(x.res.Errors, msg)
-	x.mu.Unlock()
 }
 
 // recover waits until the hypothesis holds for the stable window.
@@ -354,11 +389,11 @@ func (x *run) recover(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			x.cancelled = true
-			return fmt.Errorf("recovering: %w", ctx.Err())
+			return x.onCancel(ctx)
 		case a := <-x.abortCh:
-			x.abort(ctx, a)
-			return nil
+			return x.onAbort(ctx, a)
+		case err := <-x.bgFailed:
+			return x.onBackgroundFailure(err)
 		case <-deadline.C:
 			return nil
 		case <-x.pointCh:
@@ -375,455 +410,36 @@ func (x *run) recover(ctx context.Context) error {
 	}
 }
 
-// wait waits for d, a cancel or a stop condition.
+// wait waits for d, a cancel, a stop condition or a failed background task.
 func (x *run) wait(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		x.cancelled = true
-		return fmt.Errorf("%s: %w", x.phase, ctx.Err())
-	case a := <-x.abortCh:
-		x.abort(ctx, a)
-		return nil
-	case <-t.C:
-		return nil
-	}
+	return x.interrupted(ctx, t.C)
 }
 
 // cleanup stops measuring, reverts every fault and closes the target. It is
-// idempotent and runs on fresh contexts.
+// idempotent and runs on fresh contexts. The faults and the target go first:
+// a background task that is slow to stop (a probe that ignores its
+// context) must not keep a fault in place.
 func (x *run) cleanup(ctx context.Context) error {
 	if x.cleaned {
 		return nil
 	}
 	x.cleaned = true
-	x.stopBackground()
-	errs := []error{x.revertAll(ctx)}
+	if x.bgCancel != nil {
+		x.bgCancel()
+	}
+	errs := append(x.revertErrs, x.revertAll(ctx))
 	if x.target != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.r.cleanupTimeout)
 		errs = append(errs, protect("target "+x.target.ID()+": Close", func() error { return x.target.Close(cctx) }))
 		cancel()
 	}
+	errs = append(errs, x.stopBackground())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cleanup: %w", err)
 	}
 	return nil
-}
-
-// finish computes the verdict, analyses and publishes.
-func (x *run) finish(ctx context.Context, runErr error) (*Result, error) {
-	res := x.res
-	if errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded) {
-		x.cancelled = true
-	}
-	x.summarise()
-	switch {
-	case x.cancelled:
-		res.Status, res.Verdict = StatusAborted, VerdictInconclusive
-		if res.Reason == "" {
-			res.Reason = "the run was cancelled"
-		}
-	case x.aborted != nil:
-		res.Status, res.Verdict = StatusAborted, VerdictFail
-	case runErr != nil:
-		res.Status, res.Verdict = StatusFailed, VerdictInconclusive
-	default:
-		res.Status = StatusCompleted
-		res.Verdict, res.Reason = x.verdict()
-	}
-	if runErr != nil {
-		res.Errors = append(res.Errors, runErr.Error())
-	}
-	// Analysis and publishing still run after a cancel or an error, on a
-	// fresh context, so that what was measured is not lost.
-	pctx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-	}
-	if x.r.analyzer != nil {
-		x.setPhase(PhaseAnalyzing, "analyzing the result")
-		var a Analysis
-		err := protect("analyzer: Analyze", func() (err error) {
-			a, err = x.r.analyzer.Analyze(pctx, res)
-			return err
-		})
-		if err != nil {
-			res.Errors = append(res.Errors, "analyze: "+err.Error())
-		} else {
-			res.Analysis = a
-		}
-	}
-	if len(x.r.dashboards) > 0 || x.r.store != nil {
-		x.setPhase(PhasePublishing, "publishing the result")
-	}
-	final := map[Status]Phase{StatusCompleted: PhaseCompleted, StatusAborted: PhaseAborted, StatusFailed: PhaseFailed}[res.Status]
-	res.EndedAt = time.Now().UTC()
-	x.closePhase(res.EndedAt)
-	for i, d := range x.r.dashboards {
-		var link DashboardLink
-		err := protect(fmt.Sprintf("dashboard %d: Publish", i), func() (err error) {
-			link, err = d.Publish(pctx, res)
-			return err
-		})
-		if err != nil {
-			res.Errors = append(res.Errors, "publish: "+err.Error())
-			continue
-		}
-		res.Dashboards = append(res.Dashboards, link)
-	}
-	if x.r.store != nil {
-		if err := protect("store: Save", func() error { return x.r.store.Save(pctx, res) }); err != nil {
-			res.Errors = append(res.Errors, "store: "+err.Error())
-		}
-	}
-	x.emit(final, string(res.Verdict)+": "+res.Reason, nil)
-	return res, runErr
-}
-
-// verdict judges a completed run.
-func (x *run) verdict() (Verdict, string) {
-	res := x.res
-	var base, broke []string
-	for _, c := range res.Hypothesis {
-		if c.OK {
-			continue
-		}
-		s := fmt.Sprintf("%s %s %v beyond %v", c.Window, c.Metric, c.Observed, c.Limit)
-		if c.Window == WindowBaseline {
-			base = append(base, s)
-		} else {
-			broke = append(broke, s)
-		}
-	}
-	switch {
-	case len(base) > 0:
-		return VerdictInconclusive, "the target was not steady before any fault: " + strings.Join(base, "; ")
-	case len(broke) > 0:
-		return VerdictFail, "the hypothesis did not hold: " + strings.Join(broke, "; ")
-	case !res.Recovery.Recovered:
-		return VerdictFail, fmt.Sprintf("the target did not recover within %s", x.exp.RecoveryTimeout)
-	}
-	return VerdictPass, "the hypothesis held before, during and after the faults"
-}
-
-// summarise turns measurements into the result's series, windows, checks
-// and recovery.
-func (x *run) summarise() {
-	res := x.res
-	x.mu.Lock()
-	res.Logs = LogSummary{Lines: x.logLines, ErrorCount: x.logErrors, Last: append([]string{}, x.logRing...)}
-	x.mu.Unlock()
-	if x.meas == nil {
-		return
-	}
-	// The load has stopped: nothing changes the intervals any more.
-	var ivs []*interval
-	x.meas.with(func(done, _ []*interval) { ivs = done })
-	byWindow := map[string][]*interval{}
-	for _, iv := range ivs {
-		res.Series = append(res.Series, iv.point())
-		byWindow[iv.window] = append(byWindow[iv.window], iv)
-	}
-	loadOn := !x.exp.Load.Disabled
-	h := x.exp.Hypothesis
-	res.Recovery.StableWindow = x.exp.StableWindow.Seconds()
-	if !x.lastRev.IsZero() && x.aborted == nil && !x.cancelled {
-		if at, ok := h.recoveredAt(ivs, x.lastRev, x.exp.StableWindow, loadOn); ok {
-			secs := round(at.Sub(x.lastRev).Seconds(), 2)
-			res.Recovery.Recovered, res.Recovery.Seconds = true, &secs
-			// The recovery window is what the recovering phase measured once
-			// the target had recovered.
-			var rec []*interval
-			for _, iv := range byWindow[WindowRecovery] {
-				if !iv.start.Before(at) {
-					rec = append(rec, iv)
-				}
-			}
-			if len(rec) > 0 {
-				byWindow[WindowRecovery] = rec
-			}
-		}
-	}
-	for _, name := range []string{WindowBaseline, WindowChaos, WindowRecovery} {
-		w := byWindow[name]
-		if len(w) == 0 {
-			continue
-		}
-		stats := aggregate(name, w)
-		res.Windows = append(res.Windows, stats)
-		res.Hypothesis = append(res.Hypothesis, h.checks(name, stats, w, loadOn)...)
-	}
-}
-
-// startBackground starts the load, the clock, the stop-condition monitor and
-// the log follower.
-func (x *run) startBackground(ctx context.Context) {
-	bg, cancel := context.WithCancel(ctx)
-	x.bg, x.bgCancel = bg, cancel
-	x.meas = newMeasurements(time.Now())
-	x.windowCh = make(chan windowChange)
-	x.pointCh = make(chan struct{}, 1)
-	x.abortCh = make(chan *Abort, 1)
-	if !x.exp.Load.Disabled {
-		cfg := load.Config{
-			BaseURL: x.target.Endpoint(), Paths: x.exp.Load.Paths, Method: strings.ToUpper(x.exp.Load.Method),
-			Rate: x.exp.Load.Rate, Timeout: x.exp.Load.Timeout, Client: x.r.client,
-			Scheduled: x.meas.scheduled,
-		}
-		x.goBackground(func() { _ = load.Run(bg, cfg, x.meas.record) })
-	}
-	x.goBackground(func() { x.clock(bg) })
-	if len(x.exp.StopConditions) > 0 {
-		x.goBackground(func() { x.watchStopConditions(bg) })
-	}
-	if ls, ok := x.target.(LogSource); ok {
-		x.goBackground(func() {
-			err := protect("target: FollowLogs", func() error { return ls.FollowLogs(bg, x.logLine) })
-			if err != nil && bg.Err() == nil {
-				x.addError("logs: " + err.Error())
-			}
-		})
-	}
-}
-
-func (x *run) goBackground(fn func()) {
-	x.bgDone.Add(1)
-	go func() {
-		defer x.bgDone.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				x.r.logger.Error("chaoslab: background task panicked", "panic", p)
-			}
-		}()
-		fn()
-	}()
-}
-
-func (x *run) stopBackground() {
-	if x.bgCancel == nil {
-		return
-	}
-	x.bgCancel()
-	x.bgDone.Wait()
-	x.bgCancel = nil
-	x.measured = true
-}
-
-// setWindow asks the clock to start a new measurement window.
-func (x *run) setWindow(name string) {
-	done := make(chan struct{})
-	select {
-	case x.windowCh <- windowChange{name: name, done: done}:
-		<-done
-	case <-x.bg.Done(): // the clock has stopped: the run is ending
-	}
-}
-
-// clock closes an interval every exp.Interval, with a resource sample and
-// probes, and switches windows on request.
-func (x *run) clock(ctx context.Context) {
-	every := x.exp.Interval
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	var probes sync.WaitGroup
-	defer probes.Wait()
-	// sample reads the target's resource use; nil keeps the last reading.
-	sample := func() *Sample {
-		s, ok := x.target.(Sampler)
-		if !ok {
-			return nil
-		}
-		sctx, cancel := context.WithTimeout(ctx, every/2)
-		defer cancel()
-		var got Sample
-		if err := protect("target: Sample", func() (err error) { got, err = s.Sample(sctx); return err }); err != nil {
-			return nil
-		}
-		return &got
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case wc := <-x.windowCh:
-			now := time.Now()
-			if _, open := x.meas.window(now); open < every/10 {
-				x.meas.relabel(wc.name) // too short to stand alone: fold it into the new window
-			} else {
-				x.meas.flush(now, sample(), wc.name)
-				x.pointDone()
-			}
-			ticker.Reset(every)
-			close(wc.done)
-		case now := <-ticker.C:
-			x.runProbes(ctx, &probes)
-			w, _ := x.meas.window(now)
-			x.meas.flush(time.Now(), sample(), w)
-			x.pointDone()
-		}
-	}
-}
-
-func (x *run) pointDone() {
-	var p *Point
-	x.meas.with(func(done, _ []*interval) {
-		if len(done) > 0 {
-			pt := done[len(done)-1].point()
-			p = &pt
-		}
-	})
-	if p != nil {
-		// Requests still in flight are not in the point yet.
-		msg := fmt.Sprintf("%.0f req/s, p99 %.1f ms, errors %.1f%%", p.RPS, p.Latency.P99, p.ErrRate*100)
-		x.emit("", msg, p)
-	}
-	select {
-	case x.pointCh <- struct{}{}:
-	default:
-	}
-}
-
-func (x *run) runProbes(ctx context.Context, wg *sync.WaitGroup) {
-	for _, p := range x.exp.Hypothesis.Probes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, x.exp.Interval)
-			defer cancel()
-			err := protect("probe "+p.Name, func() error { return p.Check(pctx, x.target) })
-			if err != nil && ctx.Err() == nil {
-				x.meas.probeFailed(p.Name)
-			}
-		}()
-	}
-}
-
-// watchStopConditions aborts the run when a stop condition is breached for
-// its duration.
-func (x *run) watchStopConditions(ctx context.Context) {
-	ticker := time.NewTicker(x.r.tick)
-	defer ticker.Stop()
-	since := make([]time.Time, len(x.exp.StopConditions))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-ticker.C:
-			tk := x.meas.takeTick()
-			if tk.requests == 0 {
-				continue // no data: the breach state stands
-			}
-			for i, sc := range x.exp.StopConditions {
-				var v float64
-				switch sc.Metric {
-				case MetricErrorRate:
-					v = float64(tk.errors) / float64(tk.requests)
-				case MetricP50:
-					v = float64(tk.hist.ValueAtQuantile(50)) / 1000
-				case MetricP99:
-					v = float64(tk.hist.ValueAtQuantile(99)) / 1000
-				}
-				if v <= sc.Max {
-					since[i] = time.Time{}
-					continue
-				}
-				if since[i].IsZero() {
-					since[i] = now.Add(-x.r.tick)
-				}
-				if now.Sub(since[i]) >= sc.For {
-					sc := sc
-					a := &Abort{
-						Reason:    fmt.Sprintf("stop condition %s > %v for %s breached (observed %.4g)", sc.Metric, sc.Max, sc.For, v),
-						Condition: &sc,
-						At:        now.UTC(),
-					}
-					select {
-					case x.abortCh <- a:
-					default:
-					}
-					return
-				}
-			}
-		}
-	}
-}
-
-var logErrorRE = regexp.MustCompile(`(?i)\b(error|panic|fatal|exception)\b|level=error`)
-
-const keepLogLines = 50
-
-func (x *run) logLine(line string) {
-	isErr := logErrorRE.MatchString(line)
-	x.mu.Lock()
-	x.logLines++
-	if isErr {
-		x.logErrors++
-	}
-	x.logRing = append(x.logRing, line)
-	if len(x.logRing) > keepLogLines {
-		x.logRing = x.logRing[len(x.logRing)-keepLogLines:]
-	}
-	x.mu.Unlock()
-	if isErr {
-		x.meas.logError()
-	}
-}
-
-// setPhase moves to a new phase, closing the previous one in the result.
-func (x *run) setPhase(p Phase, msg string) {
-	x.mu.Lock()
-	changed := p != x.phase
-	if changed {
-		now := time.Now()
-		if x.phase != PhasePending {
-			x.res.Phases = append(x.res.Phases, PhaseSpan{Name: x.phase, StartedAt: x.phaseStart.UTC(), EndedAt: now.UTC()})
-		}
-		x.phase, x.phaseStart = p, now
-	}
-	x.mu.Unlock()
-	if changed || msg != "" {
-		x.emit(p, msg, nil)
-	}
-}
-
-func (x *run) closePhase(end time.Time) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.phase != PhasePending {
-		x.res.Phases = append(x.res.Phases, PhaseSpan{Name: x.phase, StartedAt: x.phaseStart.UTC(), EndedAt: end})
-	}
-	x.phase = PhasePending
-}
-
-// emit sends an event to every observer; "" phase means the current one.
-func (x *run) emit(p Phase, msg string, pt *Point) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if p == "" {
-		p = x.phase
-	}
-	ev := Event{RunID: x.res.ID, Phase: p, Message: msg, Time: time.Now(), Point: pt}
-	switch {
-	case p == PhaseCompleted || p == PhaseFailed || p == PhaseAborted:
-		ev.Percent = 100
-	case !x.runStart.IsZero() && x.planned > 0:
-		ev.Percent = min(99, round(100*float64(time.Since(x.runStart))/float64(x.planned), 1))
-	}
-	for i, o := range x.r.observers {
-		if x.deadObs[i] {
-			continue
-		}
-		if err := protect("observer", func() error { o(ev); return nil }); err != nil {
-			if x.deadObs == nil {
-				x.deadObs = map[int]bool{}
-			}
-			x.deadObs[i] = true
-			x.r.logger.Error("chaoslab: observer dropped", "err", err)
-		}
-	}
 }
 
 // protect calls fn, turning a panic into an error wrapping ErrPanic.

@@ -180,8 +180,11 @@ func TestCancelAtEveryPhase(t *testing.T) {
 			assert.Zero(t, p.live(), "target left open")
 			switch phase {
 			case chaoslab.PhaseAnalyzing, chaoslab.PhasePublishing:
-				// Measuring is over: the verdict stands.
+				// Measuring is over: the verdict stands, and what was
+				// measured is still analysed and published.
 				assert.Equal(t, chaoslab.StatusCompleted, res.Status)
+				assert.Equal(t, "fine", res.Analysis.Summary)
+				assert.Len(t, res.Dashboards, 1)
 			default:
 				assert.ErrorIs(t, err, context.Canceled)
 				assert.Equal(t, chaoslab.StatusAborted, res.Status)
@@ -332,7 +335,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	want := []string{
 		`duration: "-5s" must be a positive duration`,
 		`load.rate: "-1" must be from 0 to 100000 requests per second`,
-		`faults[1].params.colour: is not a parameter of test_delay; valid parameters: latency, rate`,
+		`faults[1].params.colour: "red" is not a parameter of test_delay; valid parameters: latency, rate`,
 		`faults[1].params.latency: "-5ms" must be a positive duration such as 200ms`,
 	}
 	for _, w := range want {
@@ -389,4 +392,89 @@ func TestFileStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 3)
 	assert.Equal(t, "run-2", all[0].ID, "oldest first")
+}
+
+func TestStuckProbeDoesNotHoldUpTheRevert(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := &fault{name: "f"}
+	exp := quick(chaoslab.Fault{Scenario: "f", Injector: f})
+	exp.Hypothesis.Probes = []chaoslab.Probe{{Name: "stuck", Check: func(context.Context, chaoslab.Target) error {
+		<-release // ignores its context
+		return nil
+	}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &fakeProvider{}
+	r := chaoslab.New(chaoslab.WithProvider(p), chaoslab.WithCleanupTimeout(300*time.Millisecond),
+		chaoslab.WithObserver(func(e chaoslab.Event) {
+			if e.Phase == chaoslab.PhaseObserving {
+				cancel()
+			}
+		}))
+	res, err := r.Run(ctx, exp)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "did not stop")
+	assert.EqualValues(t, 1, f.undone.Load(), "the fault was reverted")
+	assert.Zero(t, p.live(), "the target was closed")
+	assert.Equal(t, chaoslab.StatusAborted, res.Status)
+}
+
+func TestBlockingObserverDoesNotStallTheRun(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := &fault{name: "f"}
+	p := &fakeProvider{}
+	r := chaoslab.New(chaoslab.WithProvider(p), chaoslab.WithObserver(func(chaoslab.Event) { <-release }))
+	start := time.Now()
+	res, err := r.Run(context.Background(), quick(chaoslab.Fault{Scenario: "f", Injector: f}))
+	require.NoError(t, err)
+	// The run itself takes about 1.3 s; Run waits up to 5 s more for the
+	// observers before it gives up on them.
+	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Equal(t, chaoslab.StatusCompleted, res.Status)
+	assert.EqualValues(t, 1, f.undone.Load())
+	assert.Zero(t, p.live())
+}
+
+func TestCleanupErrorsKeepTheVerdict(t *testing.T) {
+	boom := errors.New("close failed")
+	res, err := chaoslab.New(chaoslab.WithProvider(&fakeProvider{closeErr: boom})).Run(context.Background(),
+		quick(chaoslab.Fault{Scenario: "test_delay", Params: chaoslab.Params{"latency": "1ms"}}))
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, chaoslab.StatusCompleted, res.Status)
+	assert.Equal(t, chaoslab.VerdictPass, res.Verdict, res.Reason)
+	assert.True(t, slices.ContainsFunc(res.Errors, func(s string) bool { return strings.Contains(s, "close failed") }), res.Errors)
+}
+
+func TestAbortBeforeAnyFaultIsNotBlamedOnIt(t *testing.T) {
+	f := &fault{name: "f"}
+	exp := quick(chaoslab.Fault{Scenario: "f", Injector: f})
+	exp.Baseline = 3 * time.Second
+	exp.StopConditions = []chaoslab.StopCondition{{Metric: chaoslab.MetricErrorRate, Max: 0.5, For: 200 * time.Millisecond}}
+	res, err := chaoslab.New(chaoslab.WithProvider(&fakeProvider{failing: true})).Run(context.Background(), exp)
+	require.NoError(t, err)
+	assert.Equal(t, chaoslab.StatusAborted, res.Status)
+	assert.Equal(t, chaoslab.VerdictInconclusive, res.Verdict)
+	assert.Contains(t, res.Reason, "not steady before any fault")
+	assert.Zero(t, f.injected.Load())
+}
+
+func TestStopConditionSeesAStalledTarget(t *testing.T) {
+	f := &fault{stall: true, name: "stall"}
+	exp := quick(chaoslab.Fault{Scenario: "stall", Injector: f})
+	exp.Duration = 20 * time.Second
+	exp.Load.Timeout = 10 * time.Second // no request times out before the stop condition must fire
+	exp.StopConditions = []chaoslab.StopCondition{{Metric: chaoslab.MetricP99, Max: 200, For: 300 * time.Millisecond}}
+	res, err := chaoslab.New(chaoslab.WithProvider(&fakeProvider{})).Run(context.Background(), exp)
+	require.NoError(t, err)
+	require.NotNil(t, res.Abort, res.Reason)
+	injected, reverted := *res.Faults[0].InjectedAt, *res.Faults[0].RevertedAt
+	// p99 passes 200 ms 200 ms after the stall starts; the breach is
+	// complete 300 ms later; abort and revert follow within a second.
+	assert.Less(t, reverted.Sub(injected), 1500*time.Millisecond)
+	// The stalled requests are not lost: they count as failed.
+	chaos, ok := res.Window(chaoslab.WindowChaos)
+	require.True(t, ok)
+	assert.Greater(t, chaos.Errors, int64(10))
 }

@@ -20,6 +20,9 @@
 //	p := chaostest.Proxy(t, dbAddr)
 //	p.Inject(t, "network_delay", "latency=200ms")
 //	client := NewClient(p.Addr())
+//
+// Target and Inject provision a target and put faults on it for tests that
+// send their own traffic; both are undone with t.Cleanup.
 package chaostest
 
 import (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,4 +129,25 @@ func TestFailuresLines(t *testing.T) {
 	}, Recovery: chaoslab.Recovery{Recovered: true}}
 	assert.Equal(t, []string{"chaos    latency_p99_ms: limit 300, observed 412.3"}, chaostest.Failures(res))
 	assert.True(t, strings.HasPrefix(chaostest.Failures(&chaoslab.Result{Status: chaoslab.StatusCompleted, Recovery: chaoslab.Recovery{StableWindow: 3}})[0], "recovery:"))
+}
+
+func TestTargetAndInject(t *testing.T) {
+	var tg chaoslab.Target
+	t.Run("use", func(t *testing.T) {
+		tg = chaostest.Target(t, chaoslab.TargetSpec{Kind: chaoslab.TargetDemo})
+		get := func() int {
+			resp, err := http.Get(tg.Endpoint() + "/")
+			require.NoError(t, err)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		assert.Equal(t, http.StatusOK, get())
+		revert := chaostest.Inject(t, tg, "http_errors", "rate=1", "status=503")
+		assert.Equal(t, http.StatusServiceUnavailable, get())
+		revert()
+		assert.Equal(t, http.StatusOK, get())
+	})
+	// The subtest's cleanup closed the target.
+	_, err := http.Get(tg.Endpoint() + "/")
+	assert.Error(t, err)
 }

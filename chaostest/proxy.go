@@ -62,6 +62,28 @@ func (p *FaultProxy) Addr() string { return p.p.Addr() }
 //	p.Inject(t, "network_delay", "latency=200ms", "jitter=20ms")
 func (p *FaultProxy) Inject(t testing.TB, scenario string, params ...string) (remove func()) {
 	t.Helper()
+	s, ps := lookup(t, scenario, params)
+	f, err := netfault.FromLinkFault(chaoslab.LinkFault{Kind: scenario, Params: s.WithDefaults(ps)})
+	if err != nil {
+		t.Fatalf("chaostest: %s: %v", scenario, err)
+	}
+	remove, err = p.p.Apply(f)
+	if err != nil {
+		t.Fatalf("chaostest: %s: %v", scenario, err)
+	}
+	t.Cleanup(remove)
+	return remove
+}
+
+// String describes the proxy.
+func (p *FaultProxy) String() string {
+	return fmt.Sprintf("fault proxy %s → %s", p.p.Addr(), p.p.Upstream())
+}
+
+// lookup finds a scenario and checks key=value parameters against it,
+// failing the test on a bad name or value.
+func lookup(t testing.TB, scenario string, params []string) (chaoslab.Scenario, chaoslab.Params) {
+	t.Helper()
 	s, ok := chaoslab.LookupScenario(scenario)
 	if !ok {
 		t.Fatalf("chaostest: unknown scenario %q", scenario)
@@ -78,19 +100,5 @@ func (p *FaultProxy) Inject(t testing.TB, scenario string, params ...string) (re
 	if err := exp.Validate(); err != nil {
 		t.Fatalf("chaostest: %v", err)
 	}
-	f, err := netfault.FromLinkFault(chaoslab.LinkFault{Kind: scenario, Params: s.WithDefaults(ps)})
-	if err != nil {
-		t.Fatalf("chaostest: %s: %v", scenario, err)
-	}
-	remove, err = p.p.Apply(f)
-	if err != nil {
-		t.Fatalf("chaostest: %s: %v", scenario, err)
-	}
-	t.Cleanup(remove)
-	return remove
-}
-
-// String describes the proxy.
-func (p *FaultProxy) String() string {
-	return fmt.Sprintf("fault proxy %s → %s", p.p.Addr(), p.p.Upstream())
+	return s, ps
 }

@@ -53,9 +53,10 @@ func Parse(name string, data []byte) (chaoslab.Experiment, error) {
 		return exp, &FileError{Name: name, Problems: []string{fmt.Sprintf("%s:1: an experiment is a mapping of keys (name, target, load, hypothesis, faults, ...)", name)}}
 	}
 	fe := &FileError{Name: name, Problems: unknownKeys(name, document(&root), reflect.TypeOf(exp), "")}
+	// A value of the wrong type leaves its field unset and decoding goes
+	// on, so the rest can still be validated.
 	if err := root.Decode(&exp); err != nil {
 		fe.Problems = append(fe.Problems, typeMessages(name, err)...)
-		return exp, fe
 	}
 	var ve *chaoslab.ValidationError
 	if err := exp.Validate(); errors.As(err, &ve) {

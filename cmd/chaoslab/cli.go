@@ -263,7 +263,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		if errors.As(err, &ve) {
 			fmt.Fprintln(c.stderr, "chaoslab: invalid experiment:")
 			for _, p := range ve.Problems {
-				fmt.Fprintln(c.stderr, "  "+flagPath(p.String()))
+				fmt.Fprintln(c.stderr, "  "+p.String())
 			}
 			return exitError
 		}
@@ -301,7 +301,11 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	c.report(res, resultPath, *quiet)
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintln(c.stderr, "chaoslab: interrupted; every fault was reverted and the target stopped")
+		if err := errors.Join(unwrapAll(runErr, isCancel)...); err != nil {
+			fmt.Fprintf(c.stderr, "chaoslab: interrupted, and cleaning up failed: %v\n", err)
+		} else {
+			fmt.Fprintln(c.stderr, "chaoslab: interrupted; every fault was reverted and the target stopped")
+		}
 		return exitInterrupted
 	case runErr != nil:
 		return c.fail("%v", runErr)
@@ -311,10 +315,6 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return exitViolated
 	}
 }
-
-// flagPath words a validation problem about the faults the way the user
-// typed them on the command line.
-func flagPath(s string) string { return s }
 
 // report prints the outcome.
 func (c *cli) report(res *chaoslab.Result, resultPath string, quiet bool) {
@@ -345,4 +345,26 @@ func (c *cli) report(res *chaoslab.Result, resultPath string, quiet bool) {
 	for _, d := range res.Dashboards {
 		fmt.Fprintf(w, "%s: %s\n", d.Kind, d.URL)
 	}
+}
+
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// unwrapAll splits a joined error and drops the parts for which skip holds.
+func unwrapAll(err error, skip func(error) bool) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unwrapAll(e, skip)...)
+		}
+		return out
+	}
+	if skip(err) {
+		return nil
+	}
+	return []error{err}
 }

@@ -65,7 +65,7 @@ func TestBadInputExits2(t *testing.T) {
 		{"unknown scenario", []string{"run", "--scenario", "network_dleay"}, []string{`"network_dleay" is not a scenario; valid names: `, "network_delay", "process_kill"}},
 		{"negative duration", []string{"run", "--duration", "-5s"}, []string{`duration: "-5s" must be a positive duration`}},
 		{"bad param", []string{"run", "--scenario", "network_delay:latency=-5ms"}, []string{`faults[0].params.latency: "-5ms" must be a positive duration`}},
-		{"unknown param", []string{"run", "--scenario", "network_delay:latncy=5ms"}, []string{`faults[0].params.latncy: is not a parameter of network_delay; valid parameters: latency, jitter, direction, link`}},
+		{"unknown param", []string{"run", "--scenario", "network_delay:latncy=5ms"}, []string{`faults[0].params.latncy: "5ms" is not a parameter of network_delay; valid parameters: latency, jitter, direction, link`}},
 		{"malformed scenario flag", []string{"run", "--scenario", "network_delay:latency"}, []string{"key=value"}},
 		{"unknown key in file", []string{"run", bad}, []string{`bad.yaml:5: unknown key "colour" in faults[0]`}},
 		{"validate unknown key", []string{"validate", bad}, []string{`bad.yaml:5: unknown key "colour"`}},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -88,5 +90,34 @@ func TestServerErrorsAndTimeouts(t *testing.T) {
 func TestInvalidRate(t *testing.T) {
 	if err := Run(context.Background(), Config{Rate: 0}, func(Sample) {}); err == nil {
 		t.Fatal("rate 0 accepted")
+	}
+}
+
+func TestOverloadAndScheduledCallback(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer close(release)
+	var scheduled atomic.Int64
+	var mu sync.Mutex
+	var samples []Sample
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := Run(ctx, Config{BaseURL: srv.URL, Rate: 100, Timeout: 5 * time.Second, MaxInFlight: 1,
+		Scheduled: func(time.Time) { scheduled.Add(1) }},
+		func(s Sample) { mu.Lock(); samples = append(samples, s); mu.Unlock() })
+	require.NoError(t, err)
+	// One request hangs in flight (cut short at the end, not recorded);
+	// every other one was refused for overload.
+	assert.EqualValues(t, len(samples)+1, scheduled.Load())
+	assert.Greater(t, len(samples), 20)
+	for _, s := range samples {
+		assert.ErrorIs(t, s.Err, ErrOverload)
 	}
 }
