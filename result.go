@@ -130,8 +130,10 @@ type FaultRecord struct {
 type Point struct {
 	// T is the end of the interval.
 	T time.Time `json:"t"`
-	// Phase is the window the interval belongs to: baseline, chaos or
-	// recovery ("" for intervals between them, such as rollback).
+	// Window is the measurement window the interval belongs to: baseline
+	// (before the first fault), chaos (from the first injection to the end
+	// of rollback) or recovery. Each request counts in the interval it was
+	// scheduled in; one in flight when the faults began counts in chaos.
 	Window   string    `json:"window,omitempty"`
 	Requests int64     `json:"requests"`
 	Errors   int64     `json:"errors"`
