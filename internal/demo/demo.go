@@ -8,7 +8,8 @@
 //	GET /        calls GET http://<downstream>/ and answers 200 with
 //	             {"ok":true,"downstream_ms":1.23}, or 502 when the
 //	             downstream call fails or answers 5xx
-//	GET /health  answers 200 without calling the downstream
+//	GET /health  answers 200 with {"ok":true,"pid":1234} (the pid of the
+//	             process serving) without calling the downstream
 //
 // It writes one log line at startup and one line (level ERROR) per failed
 // request.
@@ -23,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -116,7 +118,7 @@ type service struct {
 func (s *service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "pid": os.Getpid()})
 	})
 	mux.HandleFunc("GET /{$}", s.root)
 	return mux

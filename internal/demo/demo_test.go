@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,8 +85,8 @@ func TestServe(t *testing.T) {
 	if ms, ok := body["downstream_ms"].(float64); !ok || ms < 0 {
 		t.Errorf("downstream_ms = %v", body["downstream_ms"])
 	}
-	if code, _ := get(t, base+"/health"); code != 200 {
-		t.Errorf("GET /health = %d", code)
+	if code, body := get(t, base+"/health"); code != 200 || body["pid"] != float64(os.Getpid()) {
+		t.Errorf("GET /health = %d %v, want 200 with this process's pid %d", code, body, os.Getpid())
 	}
 	if !strings.Contains(logs.String(), "demo service listening") {
 		t.Errorf("no startup line in the log:\n%s", logs)

@@ -110,8 +110,9 @@ func Run(ctx context.Context, cfg Config, record func(Sample)) error {
 				return nil
 			case <-timer.C:
 			}
-		} else if ctx.Err() != nil {
-			return nil
+		}
+		if ctx.Err() != nil {
+			return nil // the timer and the end can be ready together
 		}
 		if cfg.Scheduled != nil {
 			cfg.Scheduled(due)

@@ -1,9 +1,11 @@
 // Package observe reads process and host metrics: the CPU and resident
-// memory of one process, the machine's CPU and memory use, and the space in
-// use on a file system.
+// memory of a process group, the machine's CPU and memory use, and the space
+// in use on a file system.
 //
 // CPU figures are deltas between successive calls to Sampler.Sample, so a
-// Sampler is meant to be kept and called at a regular interval.
+// Sampler is meant to be kept and called at a regular interval. A first
+// reading has nothing to take a delta from and reports 0 CPU, which
+// chaoslab.Sample reads as "not measured".
 package observe
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,17 +24,18 @@ import (
 )
 
 // Reading is one sample of resource use. Fields that were not measured (no
-// pid, no path, the process was gone) are zero.
+// group, no path, the processes were gone, a first reading) are zero.
 type Reading struct {
-	// ProcessCPUPercent is the process's CPU use since the previous
-	// reading of the same process (100 = one core busy). The first reading
-	// of a process is its average since it started.
+	// ProcessCPUPercent is the CPU use of the process group since the
+	// previous reading of the same group (100 = one core busy). It is 0 on
+	// the first reading of a group, and after its leader changed (a
+	// restart).
 	ProcessCPUPercent float64
-	// ProcessRSSBytes is the process's resident memory.
+	// ProcessRSSBytes is the resident memory of the processes of the
+	// group, summed (pages they share are counted once per process).
 	ProcessRSSBytes uint64
 	// HostCPUPercent is the machine's CPU use since the previous reading,
-	// from 0 to 100 over all cores. The first reading is the average since
-	// boot.
+	// from 0 to 100 over all cores; 0 on the Sampler's first reading.
 	HostCPUPercent float64
 	// HostMemoryUsedBytes is the memory in use on the machine.
 	HostMemoryUsedBytes uint64
@@ -40,18 +44,25 @@ type Reading struct {
 	DiskUsedBytes uint64
 }
 
+// procKey tells a process from a later one that reuses its pid.
+type procKey struct {
+	pid     int32
+	created int64 // ms since the epoch
+}
+
 // Sampler takes readings. It remembers the previous CPU times of the host
-// and of the last process it read, to report CPU use as a delta. A Sampler
-// is safe for concurrent use; its zero value is not usable, call NewSampler.
+// and of the processes of the last group it read, to report CPU use as a
+// delta. A Sampler is safe for concurrent use; its zero value is not
+// usable, call NewSampler.
 type Sampler struct {
 	mu sync.Mutex
 
 	hostBusy, hostTotal float64 // seconds, at the previous reading
 	hostSeen            bool
 
-	pid      int32
-	created  int64 // ms since epoch, tells a restarted process from the old one
-	procCPU  float64
+	pgid     int32
+	leader   int64               // the leader's start time; 0 if it was gone
+	procCPU  map[procKey]float64 // CPU seconds of each member at procAt
 	procAt   time.Time
 	procSeen bool
 }
@@ -60,14 +71,24 @@ type Sampler struct {
 func NewSampler() *Sampler { return &Sampler{} }
 
 // Sample reads the host's CPU and memory, the CPU and resident memory of
-// process pid when pid > 0, and the space in use on the file system of path
-// when path is not empty.
+// process group pgid when pgid > 0, and the space in use on the file system
+// of path when path is not empty.
 //
-// A process that no longer exists is not an error: its fields are zero and
-// the next reading of a new process (after a restart, under the same or
-// another pid) starts from a fresh baseline. Errors reading the host or the
-// path are returned, joined, along with whatever was measured.
-func (s *Sampler) Sample(ctx context.Context, pid int, path string) (Reading, error) {
+// The group is every process whose process group id is pgid, and process
+// pgid itself even if it leads no group, so a pid that is not a group
+// leader reads that one process (and any group it happens to lead).
+// Processes that leave the group between two readings take the CPU they
+// used since the previous reading with them; processes that join it count
+// with all of theirs.
+//
+// Processes whose pids are in except are left out of the group (a
+// supervisor's own helper, say).
+//
+// A group that no longer exists is not an error: its fields are zero and
+// the next reading of a group (after a restart, under the same or another
+// id) starts from a fresh baseline. Errors reading the host or the path
+// are returned, joined, along with whatever was measured.
+func (s *Sampler) Sample(ctx context.Context, pgid int, path string, except ...int) (Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -77,8 +98,8 @@ func (s *Sampler) Sample(ctx context.Context, pid int, path string) (Reading, er
 	if err := s.sampleHost(ctx, &r); err != nil {
 		errs = append(errs, err)
 	}
-	if pid > 0 {
-		if err := s.sampleProcess(ctx, int32(pid), &r); err != nil {
+	if pgid > 0 {
+		if err := s.sampleGroup(ctx, int32(pgid), except, &r); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -103,12 +124,10 @@ func (s *Sampler) sampleHost(ctx context.Context, r *Reading) error {
 		errs = append(errs, errors.New("observe: host cpu times: none reported"))
 	default:
 		busy, total := busyTotal(times[0])
-		dBusy, dTotal := busy, total
 		if s.hostSeen {
-			dBusy, dTotal = busy-s.hostBusy, total-s.hostTotal
-		}
-		if dTotal > 0 {
-			r.HostCPUPercent = clamp(100*dBusy/dTotal, 0, 100)
+			if dTotal := total - s.hostTotal; dTotal > 0 {
+				r.HostCPUPercent = clamp(100*(busy-s.hostBusy)/dTotal, 0, 100)
+			}
 		}
 		s.hostBusy, s.hostTotal, s.hostSeen = busy, total, true
 	}
@@ -129,54 +148,84 @@ func busyTotal(t cpu.TimesStat) (busy, total float64) {
 	return total - idle, total
 }
 
-func (s *Sampler) sampleProcess(ctx context.Context, pid int32, r *Reading) error {
+func (s *Sampler) sampleGroup(ctx context.Context, pgid int32, except []int, r *Reading) error {
+	pids, err := members(ctx, pgid)
+	if err != nil {
+		return fmt.Errorf("observe: process group %d: %w", pgid, err)
+	}
+	now := time.Now()
+	cpuNow := make(map[procKey]float64, len(pids))
+	var leader int64
+	var errs []error
+	for _, pid := range pids {
+		if slices.Contains(except, int(pid)) {
+			continue
+		}
+		key, used, rss, err := readProcess(ctx, pid)
+		if err != nil {
+			if !gone(err) {
+				errs = append(errs, fmt.Errorf("observe: process %d: %w", pid, err))
+			}
+			continue
+		}
+		cpuNow[key] = used
+		r.ProcessRSSBytes += rss
+		if pid == pgid {
+			leader = key.created
+		}
+	}
+	if len(cpuNow) == 0 {
+		s.procSeen = false // gone: the next reading starts afresh
+		return errors.Join(errs...)
+	}
+	if s.procSeen && s.pgid == pgid && s.leader == leader {
+		var dCPU float64
+		for key, used := range cpuNow {
+			dCPU += used - s.procCPU[key] // a newcomer counts from 0
+		}
+		if dWall := now.Sub(s.procAt).Seconds(); dWall > 0 && dCPU > 0 {
+			r.ProcessCPUPercent = 100 * dCPU / dWall
+		}
+	}
+	s.pgid, s.leader, s.procCPU, s.procAt, s.procSeen = pgid, leader, cpuNow, now, true
+	return errors.Join(errs...)
+}
+
+// readProcess returns a process's identity, CPU seconds and resident
+// memory.
+func readProcess(ctx context.Context, pid int32) (procKey, float64, uint64, error) {
 	p, err := process.NewProcessWithContext(ctx, pid)
 	if err != nil {
-		if gone(err) {
-			s.procSeen = false
-			return nil
-		}
-		return fmt.Errorf("observe: process %d: %w", pid, err)
+		return procKey{}, 0, 0, err
 	}
 	created, err := p.CreateTimeWithContext(ctx)
 	if err != nil {
-		if gone(err) {
-			s.procSeen = false
-			return nil
-		}
-		return fmt.Errorf("observe: process %d start time: %w", pid, err)
+		return procKey{}, 0, 0, err
 	}
 	times, err := p.TimesWithContext(ctx)
 	if err != nil {
-		if gone(err) {
-			s.procSeen = false
-			return nil
-		}
-		return fmt.Errorf("observe: process %d cpu times: %w", pid, err)
+		return procKey{}, 0, 0, err
 	}
-	now := time.Now()
-	used := times.User + times.System
-	same := s.procSeen && s.pid == pid && s.created == created
-	var dCPU, dWall float64
-	if same {
-		dCPU, dWall = used-s.procCPU, now.Sub(s.procAt).Seconds()
-	} else {
-		dCPU, dWall = used, now.Sub(time.UnixMilli(created)).Seconds()
-	}
-	if dWall > 0 && dCPU > 0 {
-		r.ProcessCPUPercent = 100 * dCPU / dWall
-	}
-	s.pid, s.created, s.procCPU, s.procAt, s.procSeen = pid, created, used, now, true
-
 	mi, err := p.MemoryInfoWithContext(ctx)
 	if err != nil {
-		if gone(err) {
-			return nil
-		}
-		return fmt.Errorf("observe: process %d memory: %w", pid, err)
+		return procKey{}, 0, 0, err
 	}
-	r.ProcessRSSBytes = mi.RSS
-	return nil
+	return procKey{pid, created}, times.User + times.System, mi.RSS, nil
+}
+
+// members returns the pids of group pgid's processes, and pgid itself.
+func members(ctx context.Context, pgid int32) ([]int32, error) {
+	all, err := process.PidsWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []int32{pgid}
+	for _, pid := range all {
+		if pid != pgid && pid > 0 && processGroup(pid) == pgid {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
 }
 
 // gone reports whether err says the process has exited.

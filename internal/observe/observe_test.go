@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,11 @@ func TestSampleOwnProcess(t *testing.T) {
 	}
 	if first.ProcessRSSBytes == 0 || first.HostMemoryUsedBytes == 0 || first.DiskUsedBytes == 0 {
 		t.Errorf("first reading has unmeasured fields: %+v", first)
+	}
+	// A first reading has no earlier one to take a delta from: its CPU
+	// figures are "not measured", not averages since boot or start.
+	if first.ProcessCPUPercent != 0 || first.HostCPUPercent != 0 {
+		t.Errorf("first reading has CPU figures: %+v", first)
 	}
 
 	// Keep one core busy for a while; the next reading's delta must show it.
@@ -79,5 +85,77 @@ func TestSampleBadPath(t *testing.T) {
 	}
 	if r.HostMemoryUsedBytes == 0 {
 		t.Errorf("host readings lost along with the disk error: %+v", r)
+	}
+}
+
+// TestSampleGroup checks that a group's reading covers every process of
+// the group: here the leader is an idle shell and its child burns CPU.
+func TestSampleGroup(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	ctx := context.Background()
+	s := NewSampler()
+	// Wait until the busy child is in the group, so that the baseline
+	// covers it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, err := members(ctx, int32(pgid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell's child never showed up in group %d", pgid)
+		}
+		time.Sleep(10 * time.Millisecond) // polling; not synchronisation
+	}
+	first, err := s.Sample(ctx, pgid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ProcessCPUPercent != 0 || first.ProcessRSSBytes == 0 {
+		t.Errorf("first reading of the group = %+v, want no CPU figure and some memory", first)
+	}
+	time.Sleep(500 * time.Millisecond) // a measurement window, not synchronisation
+	r, err := s.Sample(ctx, pgid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One busy core is 100%; a loaded machine gives it less, but not 80% less.
+	if r.ProcessCPUPercent < 20 {
+		t.Errorf("group CPU with a busy child = %.1f%%, want at least 20%%", r.ProcessCPUPercent)
+	}
+
+	// Without the busy child, the group is idle.
+	var child int
+	pids, _ := members(ctx, int32(pgid))
+	for _, pid := range pids {
+		if int(pid) != pgid {
+			child = int(pid)
+		}
+	}
+	if _, err := s.Sample(ctx, pgid, "", child); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a measurement window, not synchronisation
+	if r, err := s.Sample(ctx, pgid, "", child); err != nil || r.ProcessCPUPercent > 10 {
+		t.Errorf("group CPU without its busy child = %+v, %v; want the idle shell's", r, err)
+	}
+
+	// The same group id after the group is gone starts afresh.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	if r, err := s.Sample(ctx, pgid, ""); err != nil || r.ProcessCPUPercent != 0 || r.ProcessRSSBytes != 0 {
+		t.Errorf("reading of a group that is gone = %+v, %v", r, err)
 	}
 }

@@ -19,34 +19,58 @@
 //
 // # Child processes
 //
-// Each child runs in its own process group, gets SIGKILL from the kernel if
-// this process dies (Linux), and writes its stdout and stderr to the
-// target's log file. Close sends the group SIGTERM, then SIGKILL after two
-// seconds; when Close returns every process is gone, paused ones included.
+// Each child runs in its own process group and writes its stdout and
+// stderr to the target's log file. Close sends the group SIGTERM, then
+// SIGKILL after two seconds; when Close returns every process is gone,
+// paused ones and those of Exec calls and stresses included.
+//
+// Commands (of kind command targets and of Exec) run under a guard: a copy
+// of the current executable that leads the process group, starts the
+// command in it, exits as the command does, and SIGKILLs the whole group
+// if this process dies, however it dies (Linux tells it at once, other
+// systems within 200ms). So a command's own children do not outlive
+// chaoslab either. The demo and stress roles exit on their own when this
+// process dies. Each target's state directory is named after this
+// process's pid; a later Provision on the same directory removes those
+// whose process is gone.
+//
+// # Environment
+//
+// A command, and Exec, get this process's environment plus TargetSpec.Env
+// and the dependencies' variables, as exec.Cmd would: mind what secrets
+// it holds. The demo and stress roles get only PATH, HOME, TMPDIR, TZ,
+// LD_LIBRARY_PATH and the Go runtime's variables (GORACE, GOCOVERDIR,
+// GODEBUG, GOTRACEBACK), plus the demo's Env and their own settings.
 //
 // # Roles: an import side effect
 //
-// The demo service and the CPU and memory stressors run as copies of the
-// current executable (os.Executable) started with the environment variable
-// RoleEnv set. This package's init function checks RoleEnv: when it is set,
-// the process runs that role and exits without ever reaching main or the
-// tests; when it is not set, init does nothing. So any binary that imports
-// this package, go test binaries included, can serve as the demo service:
-// run it with RoleEnv=demo, DemoAddrEnv and DemoDownstreamEnv set. Roles also
-// exit on their own when their parent process goes away.
+// The demo service, the CPU and memory stressors and the guard run as
+// copies of the current executable (os.Executable) started with an
+// environment variable set (RoleEnv; the guard has its own). This
+// package's init function checks them: when one is set, the process runs
+// that role and exits without ever reaching main or the tests; when none
+// is, init does nothing. So any binary that imports this package, go test
+// binaries included, can serve as the demo service: run it with
+// RoleEnv=demo, DemoAddrEnv and DemoDownstreamEnv set. Roles also exit on
+// their own when their parent process goes away.
 //
 // # TargetSpec
 //
 // Address is where the service listens; for the demo it is optional (a free
-// loopback port by default). The ingress proxy is HTTP-aware for http
-// addresses and a plain TCP proxy for https ones (HTTP faults then return
-// ErrUnsupported). Dir defaults to a fresh directory removed at Close.
-// ReadyURL defaults to Address + HealthPath ("/health" for the demo, "/"
+// loopback port by default) and must be http. This process binds the
+// demo's port and hands the socket to each run of the demo, so the port is
+// never free for another program to take, even across restarts; while the
+// demo is down (killed, before its restart) connections to it are reset.
+// The ingress proxy is HTTP-aware for http addresses and a plain TCP proxy
+// for https ones (HTTP faults then return ErrUnsupported). Dir defaults to
+// a fresh directory removed at Close. ReadyURL, an absolute http(s) URL,
+// defaults to Address + HealthPath ("/health" for the demo, "/"
 // otherwise); ReadyTimeout to DefaultReadyTimeout. Restart defaults to
 // always for the demo and on-failure for commands; restarts back off from
 // 200ms to 1s. Dependencies of kind demo and command get a proxy each, a
 // TCP one unless Protocol is "http"; those of an address target are not
-// routed. Options is ignored.
+// routed. Env names must be unique, non-empty and free of '='; a demo's
+// may not be one of its role's variables. Options is ignored.
 //
 // Processes, log files and temporary directories are Unix matters: the
 // package builds on Linux and other Unix systems.
@@ -65,9 +89,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
@@ -95,6 +122,10 @@ type Provider struct {
 	logger *slog.Logger
 	dir    string
 	logDir string
+
+	sweep sync.Once // of stale state directories
+	// hook, set by tests, is called at named points of provision.
+	hook func(point string)
 }
 
 // Option configures a Provider.
@@ -135,9 +166,9 @@ func (p *Provider) Name() string { return "local" }
 var _ chaoslab.Provider = (*Provider)(nil)
 
 // Provision starts (or, for kind address, attaches to) the target spec
-// describes and returns it once it answers its ready URL. On any error,
-// a cancelled ctx included, everything it made is released before it
-// returns. A readiness timeout is an error wrapping chaoslab.ErrNotReady;
+// describes and returns it once it answers its ready URL. On any error (a
+// cancelled ctx included) or panic, everything it made is released before
+// it returns. A readiness timeout is an error wrapping chaoslab.ErrNotReady;
 // a spec this provider cannot run is an error wrapping chaoslab.ErrInvalid.
 func (p *Provider) Provision(ctx context.Context, spec chaoslab.TargetSpec) (_ chaoslab.Target, err error) {
 	if err := ctx.Err(); err != nil {
@@ -157,14 +188,17 @@ func (p *Provider) Provision(ctx context.Context, spec chaoslab.TargetSpec) (_ c
 		stress:  map[int]func() error{},
 	}
 	t.logger = p.logger.With("target", t.id)
+	ok := false
 	defer func() {
-		if err != nil {
-			// Release on a fresh context: ctx may be what failed.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if cerr := t.Close(cctx); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("local: release after failed provision: %w", cerr))
-			}
+		if ok {
+			return
+		}
+		// Release on a fresh context: ctx may be what failed. This runs
+		// on a panic too, which then goes on.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := t.Close(cctx); cerr != nil && err != nil {
+			err = errors.Join(err, fmt.Errorf("local: release after failed provision: %w", cerr))
 		}
 	}()
 	if err := t.provision(ctx, p, spec); err != nil {
@@ -173,54 +207,105 @@ func (p *Provider) Provision(ctx context.Context, spec chaoslab.TargetSpec) (_ c
 		}
 		return nil, fmt.Errorf("local: provision %s target: %w", spec.Kind, err)
 	}
+	ok = true
 	t.logger.Info("target ready", "kind", spec.Kind, "endpoint", t.endpoint)
 	return t, nil
 }
 
-// check rejects specs this provider cannot run.
+// check rejects specs this provider cannot run, naming the fields.
 func check(spec chaoslab.TargetSpec) error {
 	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	switch spec.Kind {
 	case chaoslab.TargetDemo:
 		if len(spec.Command) > 0 {
-			problems = append(problems, "command is only for kind command")
+			bad("target.command is only for kind command")
 		}
-		for _, d := range spec.Dependencies {
+		for i, d := range spec.Dependencies {
 			if d.Name == DownstreamLink {
-				problems = append(problems, "dependency name downstream is the demo's own link")
+				bad("target.dependencies[%d].name: downstream is the demo's own link", i)
 			}
 		}
 	case chaoslab.TargetCommand:
 		if len(spec.Command) == 0 {
-			problems = append(problems, "command is required for kind command")
+			bad("target.command is required for kind command")
 		}
 		if spec.Address == "" {
-			problems = append(problems, "address is required for kind command")
+			bad("target.address is required for kind command")
 		}
 	case chaoslab.TargetAddress:
 		if spec.Address == "" {
-			problems = append(problems, "address is required for kind address")
+			bad("target.address is required for kind address")
 		}
 	default:
-		problems = append(problems, fmt.Sprintf("kind %q is not demo, command or address", spec.Kind))
+		bad("target.kind %q is not demo, command or address", spec.Kind)
+	}
+	if spec.Address != "" {
+		base, err := chaoslab.NormalizeAddress(spec.Address)
+		switch {
+		case err != nil:
+			bad("target.address %q: %v", spec.Address, err)
+		case spec.Kind == chaoslab.TargetDemo && strings.HasPrefix(base, "https:"):
+			bad("target.address %q: the demo serves plain http", spec.Address)
+		}
+	}
+	if spec.ReadyURL != "" {
+		u, err := url.Parse(spec.ReadyURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("target.ready_url %q: must be an absolute http(s) URL", spec.ReadyURL)
+		}
 	}
 	switch spec.Restart {
 	case "", chaoslab.RestartNever, chaoslab.RestartOnFailure, chaoslab.RestartAlways:
 	default:
-		problems = append(problems, fmt.Sprintf("restart %q is not never, on-failure or always", spec.Restart))
+		bad("target.restart %q is not never, on-failure or always", spec.Restart)
 	}
-	seen := map[string]bool{IngressLink: true}
-	for _, d := range spec.Dependencies {
-		if seen[d.Name] || d.Name == "" {
-			problems = append(problems, fmt.Sprintf("dependency name %q is empty, reserved or used twice", d.Name))
+
+	// Environment variables: those the demo's role reads are its own, and
+	// no two settings may fight over one name.
+	reserved := map[string]bool{guardEnv: true}
+	if spec.Kind == chaoslab.TargetDemo {
+		for _, k := range reservedEnv {
+			reserved[k] = true
 		}
-		seen[d.Name] = true
-		if d.Env == "" && spec.Kind != chaoslab.TargetAddress {
-			problems = append(problems, fmt.Sprintf("dependency %s needs env", d.Name))
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		switch {
+		case !validEnvName(k):
+			bad("target.env: name %q is empty or holds '=' or NUL", k)
+		case reserved[k]:
+			bad("target.env: %s is reserved for chaoslab", k)
 		}
+	}
+	names := map[string]bool{IngressLink: true}
+	envs := map[string]int{}
+	for i, d := range spec.Dependencies {
+		if names[d.Name] || d.Name == "" {
+			bad("target.dependencies[%d].name %q is empty, reserved or used twice", i, d.Name)
+		}
+		names[d.Name] = true
 		if d.Protocol != "" && d.Protocol != "tcp" && d.Protocol != "http" {
-			problems = append(problems, fmt.Sprintf("dependency %s: protocol %q is not tcp or http", d.Name, d.Protocol))
+			bad("target.dependencies[%d].protocol %q is not tcp or http", i, d.Protocol)
 		}
+		if spec.Kind == chaoslab.TargetAddress && d.Env == "" {
+			continue // not routed: needs no variable
+		}
+		field := fmt.Sprintf("target.dependencies[%d].env", i)
+		_, inEnv := spec.Env[d.Env]
+		j, dup := envs[d.Env]
+		switch {
+		case d.Env == "":
+			bad("%s is required (the variable that hands %s the proxy's address)", field, d.Name)
+		case !validEnvName(d.Env):
+			bad("%s %q holds '=' or NUL", field, d.Env)
+		case reserved[d.Env]:
+			bad("%s: %s is reserved for chaoslab", field, d.Env)
+		case dup:
+			bad("%s: %s is also target.dependencies[%d].env", field, d.Env, j)
+		case inEnv:
+			bad("%s: %s is also set in target.env", field, d.Env)
+		}
+		envs[d.Env] = i
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("local: %s: %w", strings.Join(problems, "; "), chaoslab.ErrInvalid)
@@ -228,58 +313,51 @@ func check(spec chaoslab.TargetSpec) error {
 	return nil
 }
 
+// validEnvName reports whether name can be an environment variable's name.
+func validEnvName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, "=\x00")
+}
+
 // provision does the work of Provision, recording on t everything it makes
 // so that Close releases it.
 func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.TargetSpec) error {
-	var err error
-	// State directory, working directory and log file.
-	root := p.dir
-	if root == "" {
-		root = os.TempDir()
-	}
-	if t.stateDir, err = os.MkdirTemp(root, "chaoslab-"+t.id+"-"); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
 	if spec.Kind != chaoslab.TargetAddress {
-		t.dir = spec.Dir
-		if t.dir == "" {
-			t.dir = filepath.Join(t.stateDir, "work")
-			if err := os.Mkdir(t.dir, 0o755); err != nil {
-				return fmt.Errorf("working directory: %w", err)
-			}
-		}
-		t.logPath = filepath.Join(t.stateDir, "target.log")
-		if p.logDir != "" {
-			if err := os.MkdirAll(p.logDir, 0o755); err != nil {
-				return fmt.Errorf("log directory: %w", err)
-			}
-			t.logPath = filepath.Join(p.logDir, t.id+".log")
-		}
-		if t.logFile, err = os.OpenFile(t.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			return fmt.Errorf("log file: %w", err)
+		if err := t.makeState(p, spec); err != nil {
+			return err
 		}
 	}
 
 	// Where the service listens, and the URL its readiness is checked on.
 	var service *url.URL
-	switch {
-	case spec.Address != "":
+	if spec.Address != "" {
 		base, err := chaoslab.NormalizeAddress(spec.Address)
-		if err != nil {
-			return fmt.Errorf("address %q: %v: %w", spec.Address, err, chaoslab.ErrInvalid)
+		if err != nil { // check has vetted it
+			return fmt.Errorf("target.address %q: %v: %w", spec.Address, err, chaoslab.ErrInvalid)
 		}
 		service, _ = url.Parse(base)
-	default: // the demo without an address: a free loopback port
-		port, err := freePort(ctx)
-		if err != nil {
+	}
+	var ln *net.TCPListener
+	var lnFile *os.File
+	if spec.Kind == chaoslab.TargetDemo {
+		// Bind the demo's port here and keep it for the target's life, so
+		// that nothing else can take it between runs.
+		addr := "127.0.0.1:0"
+		if service != nil {
+			addr = hostPort(service)
+		}
+		var err error
+		if ln, lnFile, err = t.listen(ctx, addr); err != nil {
 			return err
 		}
-		service = &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		service = &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	}
 	serviceHostPort := hostPort(service)
 
-	env := map[string]string{}
-	maps.Copy(env, spec.Env)
+	env := maps.Clone(spec.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	roleVars := map[string]string{}
 
 	// Dependencies.
 	if spec.Kind == chaoslab.TargetDemo {
@@ -291,9 +369,10 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 		if err != nil {
 			return err
 		}
-		env[RoleEnv] = roleDemo
-		env[DemoAddrEnv] = serviceHostPort
-		env[DemoDownstreamEnv] = px.Addr()
+		roleVars[RoleEnv] = roleDemo
+		roleVars[DemoDownstreamEnv] = px.Addr()
+		roleVars[demoListenerEnv] = "3"
+		roleVars[parentEnv] = strconv.Itoa(os.Getpid())
 	}
 	for _, d := range spec.Dependencies {
 		if spec.Kind == chaoslab.TargetAddress {
@@ -306,24 +385,11 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 		}
 		env[d.Env] = px.Addr()
 	}
+	p.at("links")
 
 	// The process.
 	if spec.Kind != chaoslab.TargetAddress {
-		argv := spec.Command
-		if spec.Kind == chaoslab.TargetDemo {
-			exe, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("find this executable to run the demo: %w", err)
-			}
-			argv = []string{exe}
-		}
-		t.execEnv = mergeEnv(os.Environ(), withoutRole(env))
-		if spec.Kind == chaoslab.TargetDemo {
-			// The demo is this process's direct child. (A command
-			// may wrap a role in a shell, so it is not told.)
-			env[parentEnv] = strconv.Itoa(os.Getpid())
-		}
-		t.env = mergeEnv(os.Environ(), env)
+		t.execEnv = mergeEnv(os.Environ(), env)
 		policy := spec.Restart
 		if policy == "" {
 			policy = chaoslab.RestartOnFailure
@@ -331,11 +397,23 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 				policy = chaoslab.RestartAlways
 			}
 		}
-		t.sup = newSupervisor(argv, t.env, t.dir, t.logFile, policy, t.logger)
+		if spec.Kind == chaoslab.TargetDemo {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find this executable to run the demo: %w", err)
+			}
+			maps.Copy(env, roleVars)
+			t.sup = newSupervisor([]string{exe}, roleEnv(env), t.dir, t.logFile, policy, t.logger)
+			t.sup.ln, t.sup.lnFile = ln, lnFile
+		} else {
+			t.sup = newSupervisor(spec.Command, t.execEnv, t.dir, t.logFile, policy, t.logger)
+			t.sup.guarded = true
+		}
 		if err := t.sup.start(); err != nil {
 			return err
 		}
 	}
+	p.at("started")
 
 	// The ingress proxy, in front of the service.
 	ingress, err := t.addLink(ctx, IngressLink, serviceHostPort, service.Scheme == "http")
@@ -345,6 +423,7 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 	ep := *service
 	ep.Host = ingress.Addr()
 	t.endpoint = strings.TrimSuffix(ep.String(), "/")
+	p.at("ingress")
 
 	// Readiness.
 	ready := spec.ReadyURL
@@ -362,7 +441,142 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
 	}
-	return t.waitReady(ctx, ready, timeout)
+	if err := t.waitReady(ctx, ready, timeout); err != nil {
+		return err
+	}
+	p.at("ready")
+	return nil
+}
+
+// at calls the test hook, if any.
+func (p *Provider) at(point string) {
+	if p.hook != nil {
+		p.hook(point)
+	}
+}
+
+// stateDirPrefix starts the name of every state directory; the owner's pid
+// and the target's id follow.
+const stateDirPrefix = "chaoslab-"
+
+// makeState makes the target's state directory, working directory and log
+// file. The first call of a Provider first removes the state directories
+// that processes now gone left behind.
+func (t *Target) makeState(p *Provider, spec chaoslab.TargetSpec) error {
+	root := p.dir
+	if root == "" {
+		root = os.TempDir()
+	}
+	p.sweep.Do(func() { sweepStale(root, t.logger) })
+	var err error
+	if t.stateDir, err = os.MkdirTemp(root, fmt.Sprintf("%s%d-%s-", stateDirPrefix, os.Getpid(), t.id)); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	t.dir = spec.Dir
+	if t.dir == "" {
+		t.dir = filepath.Join(t.stateDir, "work")
+		if err := os.Mkdir(t.dir, 0o755); err != nil {
+			return fmt.Errorf("working directory: %w", err)
+		}
+	}
+	t.logPath = filepath.Join(t.stateDir, "target.log")
+	if p.logDir != "" {
+		if err := os.MkdirAll(p.logDir, 0o755); err != nil {
+			return fmt.Errorf("log directory: %w", err)
+		}
+		t.logPath = filepath.Join(p.logDir, t.id+".log")
+	}
+	if t.logFile, err = os.OpenFile(t.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	return nil
+}
+
+// staleDir matches the name of a state directory: owner pid, target id,
+// MkdirTemp's suffix.
+var staleDir = regexp.MustCompile(`^` + stateDirPrefix + `([0-9]+)-local-[0-9a-f]{12}-[0-9]+$`)
+
+// sweepStale removes the state directories in root whose owner process no
+// longer exists (it was killed before it could Close its targets). A pid
+// that is alive, whoever has it now, keeps its directories.
+func sweepStale(root string, logger *slog.Logger) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		m := staleDir.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		pid, err := strconv.Atoi(m[1])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		path := filepath.Join(root, e.Name())
+		if err := os.RemoveAll(path); err != nil {
+			logger.Warn("cannot remove a stale state directory", "dir", path, "err", err)
+			continue
+		}
+		logger.Info("removed a stale state directory", "dir", path, "owner_pid", pid)
+	}
+}
+
+// listen binds addr and returns the listener with a duplicate of its
+// descriptor to hand to children. Close closes both.
+func (t *Target) listen(ctx context.Context, addr string) (*net.TCPListener, *os.File, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s for the demo: %w", addr, err)
+	}
+	ln := l.(*net.TCPListener)
+	t.closers = append(t.closers, func(context.Context) error { return ignoreClosed(ln.Close()) })
+	f, err := dupListener(ln)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s for the demo: %w", addr, err)
+	}
+	t.closers = append(t.closers, func(context.Context) error { return f.Close() })
+	return ln, f, nil
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// dupListener returns a duplicate of ln's descriptor. Unlike ln.File, it
+// leaves the socket in non-blocking mode when handed to a child (File's
+// descriptor switches the shared socket to blocking mode when passed to
+// exec, which would tie a thread to every Accept here).
+func dupListener(ln *net.TCPListener) (*os.File, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var derr error
+	err = rc.Control(func(s uintptr) {
+		// Not inherited by children started meanwhile: close-on-exec is
+		// set before any fork can happen.
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		if fd, derr = syscall.Dup(int(s)); derr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("duplicate the listener: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "listener"), nil
 }
 
 // serveDownstream serves demo.Downstream on a loopback port in this process
@@ -473,18 +687,6 @@ func (t *Target) logTail() string {
 	return "; log " + t.logPath + ":\n" + strings.Join(lines, "\n")
 }
 
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the target binds it; the loopback range makes that rare.
-func freePort(ctx context.Context) (int, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // hostPort returns u's host:port, with the scheme's default port if u names
 // none.
 func hostPort(u *url.URL) string {
@@ -496,16 +698,6 @@ func hostPort(u *url.URL) string {
 		port = "443"
 	}
 	return net.JoinHostPort(u.Hostname(), port)
-}
-
-// withoutRole returns env without the variables that select and configure
-// a role.
-func withoutRole(env map[string]string) map[string]string {
-	out := maps.Clone(env)
-	for _, k := range []string{RoleEnv, DemoAddrEnv, DemoDownstreamEnv, parentEnv} {
-		delete(out, k)
-	}
-	return out
 }
 
 // mergeEnv returns base with the variables in set added or replaced.

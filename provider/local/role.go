@@ -2,8 +2,11 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -19,19 +22,30 @@ import (
 const (
 	// RoleEnv selects the role: "demo", "cpu" or "memory".
 	RoleEnv = "CHAOSLAB_LOCAL_ROLE"
-	// DemoAddrEnv is the host:port the demo role listens on.
+	// DemoAddrEnv is the host:port the demo role listens on (when it is
+	// not handed a listener).
 	DemoAddrEnv = "CHAOSLAB_DEMO_ADDR"
 	// DemoDownstreamEnv is the host:port of the demo role's downstream.
 	DemoDownstreamEnv = "CHAOSLAB_DEMO_DOWNSTREAM"
 
+	// demoListenerEnv is the number of an inherited file descriptor that
+	// holds the demo role's listening socket; it wins over DemoAddrEnv.
+	demoListenerEnv = "CHAOSLAB_DEMO_LISTENER_FD"
 	// parentEnv is the pid of the process that started the role; the role
 	// exits when its parent changes.
 	parentEnv = "CHAOSLAB_LOCAL_PARENT"
+	// guardEnv makes a process the guard of the command in its arguments
+	// (see runGuard); its value is the pid of the guard's parent.
+	guardEnv = "CHAOSLAB_LOCAL_GUARD"
 	// Stress role parameters.
 	coresEnv   = "CHAOSLAB_STRESS_CORES"
 	percentEnv = "CHAOSLAB_STRESS_PERCENT"
 	bytesEnv   = "CHAOSLAB_STRESS_BYTES"
 )
+
+// reservedEnv are the variables a demo target's Env and dependencies may
+// not set: they configure the role the demo runs as.
+var reservedEnv = []string{RoleEnv, DemoAddrEnv, DemoDownstreamEnv, demoListenerEnv, parentEnv, guardEnv, coresEnv, percentEnv, bytesEnv}
 
 // Roles a child process runs.
 const (
@@ -44,10 +58,31 @@ const (
 // applied.
 const readyLine = "ready"
 
-// init turns this process into a role process when RoleEnv is set: it runs
-// the role and exits, before main or the tests start. This is the package's
-// one side effect at import; without RoleEnv it does nothing.
+// roleEnvKeep lists the variables of this process that role processes
+// inherit; everything else (credentials, tokens) stays here.
+var roleEnvKeep = []string{"PATH", "HOME", "TMPDIR", "TZ", "LD_LIBRARY_PATH", "GORACE", "GOCOVERDIR", "GODEBUG", "GOTRACEBACK"}
+
+// roleEnv returns the environment of a role process: the few variables of
+// roleEnvKeep from this process, and set.
+func roleEnv(set map[string]string) []string {
+	var base []string
+	for _, k := range roleEnvKeep {
+		if v, ok := os.LookupEnv(k); ok {
+			base = append(base, k+"="+v)
+		}
+	}
+	return mergeEnv(base, set)
+}
+
+// init turns this process into a guard or a role process when guardEnv or
+// RoleEnv is set: it runs that and exits, before main or the tests start.
+// This is the package's one side effect at import; without those variables
+// it does nothing. guardEnv is checked first: a guarded command may itself
+// be a role (its RoleEnv is then for the command, not for the guard).
 func init() {
+	if parent := os.Getenv(guardEnv); parent != "" {
+		os.Exit(runGuard(parent, os.Args[1:]))
+	}
 	if role := os.Getenv(RoleEnv); role != "" {
 		os.Exit(runRole(role))
 	}
@@ -65,11 +100,14 @@ func runRole(role string) int {
 	var err error
 	switch role {
 	case roleDemo:
-		err = demo.Serve(ctx, demo.Config{
+		cfg := demo.Config{
 			Addr:       os.Getenv(DemoAddrEnv),
 			Downstream: os.Getenv(DemoDownstreamEnv),
 			LogWriter:  os.Stderr,
-		})
+		}
+		if cfg.Listener, err = inheritedListener(); err == nil {
+			err = demo.Serve(ctx, cfg)
+		}
 	case roleCPU:
 		err = burnCPU(ctx, envInt(coresEnv, 1), envFloat(percentEnv, 100))
 	case roleMemory:
@@ -84,15 +122,40 @@ func runRole(role string) int {
 	return 0
 }
 
-// watchParent cancels the role when its parent process is gone: the
-// kernel's parent-death signal covers Linux, this covers the rest (and a
-// parent that died before the role could notice). If the role has not
-// ended a few seconds after the cancel, the process exits anyway.
+// inheritedListener returns the listener whose descriptor demoListenerEnv
+// names, or nil when it is not set.
+func inheritedListener() (net.Listener, error) {
+	s := os.Getenv(demoListenerEnv)
+	if s == "" {
+		return nil, nil
+	}
+	fd, err := strconv.Atoi(s)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q is not an inherited file descriptor", demoListenerEnv, s)
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("inherited listener: %w", err)
+	}
+	return ln, nil
+}
+
+// watchParent cancels the role when its parent process is gone. It is told
+// at once by deathSignal, which the kernel sends when the parent dies
+// (Linux), and polls otherwise. The signal is also sent when the thread
+// that started the role exits while the parent lives on (golang/go#27505),
+// so it only prompts a check. If the role has not ended a few seconds after
+// the cancel, the process exits anyway.
 func watchParent(ctx context.Context, cancel context.CancelFunc) {
 	parent := os.Getppid()
 	if p, err := strconv.Atoi(os.Getenv(parentEnv)); err == nil && p > 0 {
 		parent = p
 	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, deathSignal)
+	defer signal.Stop(sigs)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -100,6 +163,7 @@ func watchParent(ctx context.Context, cancel context.CancelFunc) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-sigs:
 		}
 		if os.Getppid() != parent {
 			cancel()
@@ -107,6 +171,94 @@ func watchParent(ctx context.Context, cancel context.CancelFunc) {
 			return
 		}
 	}
+}
+
+// handshakeFD is the descriptor on which a guard tells its parent how the
+// start of its command went: "pid <n>\n" or "error <text>\n".
+const handshakeFD = 3
+
+// runGuard is the guard role: it runs argv as its child, in its own process
+// group (which the guard leads), and
+//
+//   - exits as the command does: with its exit code, or killed by the same
+//     signal (SIGKILL, SIGTERM, SIGINT, SIGHUP; 128+n for the others),
+//     leaving the group's other processes to its parent;
+//   - when its parent (the pid in guardEnv) is gone, SIGKILLs its whole
+//     group, itself included: the command's children die with chaoslab
+//     even when chaoslab was SIGKILLed.
+//
+// Every catchable signal the guard gets (Signal sends to the whole group)
+// only makes it check its parent; SIGSTOP and SIGCONT stop and continue it
+// with the rest of the group. The command gets the guard's environment
+// without guardEnv.
+func runGuard(parentPid string, argv []string) int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	hs := os.NewFile(handshakeFD, "handshake")
+	parent, err := strconv.Atoi(parentPid)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s=%q is not a pid", guardEnv, parentPid)
+	case len(argv) == 0:
+		err = errors.New("no command to guard")
+	case os.Getppid() != parent:
+		err = errors.New("the parent is gone")
+	}
+	if err != nil {
+		fmt.Fprintf(hs, "error %v\n", err)
+		return 127
+	}
+	os.Unsetenv(guardEnv)
+	cmd := newGuardedCommand(argv)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(hs, "error %v\n", err)
+		return 127
+	}
+	fmt.Fprintf(hs, "pid %d\n", cmd.Process.Pid)
+	hs.Close()
+
+	waitc := make(chan error, 1)
+	go func() { waitc <- cmd.Wait() }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-waitc:
+			return exitLike(err)
+		case <-sigs:
+		case <-tick.C:
+		}
+		if os.Getppid() != parent {
+			_ = syscall.Kill(0, syscall.SIGKILL) // 0: this process's group
+			return 1
+		}
+	}
+}
+
+// exitLike returns the exit code of a process that ended with err, after
+// killing this process with the signal that killed it, for the signals
+// whose default action is to end a process quietly.
+func exitLike(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 1
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return ee.ExitCode()
+	}
+	sig := ws.Signal()
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP:
+		signal.Reset()
+		_ = syscall.Kill(os.Getpid(), sig)
+		// Delivery is asynchronous; it ends the process within moments.
+		time.Sleep(time.Second)
+	}
+	return 128 + int(sig)
 }
 
 // burnCPU keeps cores goroutines busy percent of each 100ms period until ctx

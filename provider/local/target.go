@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,12 +33,11 @@ type Target struct {
 	logger   *slog.Logger
 	sampler  *observe.Sampler
 
-	stateDir string   // removed at Close
+	stateDir string   // removed at Close; "" for kind address
 	dir      string   // working directory; "" for kind address
 	logPath  string   // "" for kind address
 	logFile  *os.File // the children's stdout and stderr
-	env      []string // the main process's environment
-	execEnv  []string // env without the role variables, for Exec
+	execEnv  []string // the environment of Exec
 
 	sup        *supervisor // nil for kind address
 	links      []*link     // in the order they were made
@@ -47,6 +48,9 @@ type Target struct {
 	closed     bool
 	stress     map[int]func() error // active stress, by sequence number
 	nextStress int
+	groups     map[int]struct{} // process groups of Exec and stress children
+	busy       int              // Exec calls and stress children under way
+	idle       chan struct{}    // made by Close; closed when busy drops to 0
 
 	closeOnce sync.Once
 	closeErr  error
@@ -63,14 +67,19 @@ var (
 	_ chaoslab.Execer    = (*Target)(nil)
 )
 
+// ErrClosed is wrapped by the errors of a Target's methods called after
+// its Close began.
+var ErrClosed = errors.New("local: target is closed")
+
 // ID returns the target's id, such as "local-3f9a0c1b2d4e".
 func (t *Target) ID() string { return t.id }
 
 // Endpoint returns the ingress proxy's base URL.
 func (t *Target) Endpoint() string { return t.endpoint }
 
-// PID returns the pid of the target's main process, or 0 when none runs
-// (kind address, between restarts, after Close).
+// PID returns the pid of the target's main process (the demo, or the
+// command), or 0 when none runs (kind address, between restarts, after
+// Close).
 func (t *Target) PID() int {
 	if t.sup == nil {
 		return 0
@@ -86,11 +95,16 @@ func (t *Target) Dir() string { return t.dir }
 // lines containing "chaoslab:".
 func (t *Target) LogPath() string { return t.logPath }
 
-// Close stops every process of the target (SIGTERM, then SIGKILL after two
-// seconds or half of ctx's time left, at once if ctx is done), lifts every stress, closes the proxies
-// and the in-process downstream, and removes the state directory. When it
-// returns, nothing of the target is left. It is idempotent and safe for
-// concurrent use; every call returns the first call's result.
+// Close stops every process of the target: the main process group gets
+// SIGTERM, then SIGKILL after two seconds or half of ctx's time left (at
+// once if ctx is done); the process groups of Exec calls and stress
+// children get SIGKILL. It then closes the proxies and the in-process
+// downstream and removes the state directory. When it returns nil, nothing
+// of the target is left. Close waits for the processes to be gone until
+// ctx is done, but at least two seconds after SIGKILL; a process that
+// outlives that (stuck in the kernel) makes it return an error naming its
+// process group. It is idempotent and safe for concurrent use; every call
+// returns the first call's result.
 func (t *Target) Close(ctx context.Context) error {
 	t.closeOnce.Do(func() { t.closeErr = t.close(ctx) })
 	return t.closeErr
@@ -101,6 +115,13 @@ func (t *Target) close(ctx context.Context) error {
 	t.closed = true
 	stress := t.stress
 	t.stress = map[int]func() error{}
+	for pgid := range t.groups {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	t.idle = make(chan struct{})
+	if t.busy == 0 {
+		close(t.idle)
+	}
 	t.mu.Unlock()
 
 	var errs []error
@@ -113,13 +134,25 @@ func (t *Target) close(ctx context.Context) error {
 		if ctx.Err() != nil {
 			grace = 0
 		}
-		t.sup.stop(max(grace, 0))
+		if err := t.sup.stop(ctx, max(grace, 0)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, undo := range stress {
 		if err := undo(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	// Exec calls return once their killed processes are reaped.
+	wctx, cancel := killWaitContext(ctx)
+	select {
+	case <-t.idle:
+	case <-wctx.Done():
+		t.mu.Lock()
+		errs = append(errs, fmt.Errorf("exec or stress process groups %v still running after SIGKILL: %w", slices.Sorted(maps.Keys(t.groups)), wctx.Err()))
+		t.mu.Unlock()
+	}
+	cancel()
 	for i := len(t.closers) - 1; i >= 0; i-- {
 		if err := t.closers[i](ctx); err != nil {
 			errs = append(errs, err)
@@ -142,19 +175,71 @@ func (t *Target) close(ctx context.Context) error {
 	return nil
 }
 
+// begin counts a process this target is about to start (an Exec call or a
+// stress child) so that Close waits for it; it fails once Close has begun.
+// Each successful begin is matched by one end.
+func (t *Target) begin() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return t.closedErr()
+	}
+	t.busy++
+	return nil
+}
+
+// adopt records the process group pgid of a started process so that Close
+// kills it. If Close has begun meanwhile, it kills the group at once.
+func (t *Target) adopt(pgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		return
+	}
+	if t.groups == nil {
+		t.groups = map[int]struct{}{}
+	}
+	t.groups[pgid] = struct{}{}
+}
+
+// end forgets pgid (0: none was started) and ends what begin counted.
+func (t *Target) end(pgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.groups, pgid)
+	t.busy--
+	if t.busy == 0 && t.idle != nil {
+		close(t.idle)
+	}
+}
+
+// closedErr is the error of a method called after Close began.
+func (t *Target) closedErr() error { return fmt.Errorf("%w: %s", ErrClosed, t.id) }
+
+// isClosed reports whether Close has begun.
+func (t *Target) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
 // unsupported returns an error wrapping ErrUnsupported for a capability an
 // address target lacks.
 func (t *Target) unsupported(capability string) error {
 	return fmt.Errorf("local: %s on a target of kind %s (nothing runs here): %w", capability, t.kind, chaoslab.ErrUnsupported)
 }
 
-var errClosed = errors.New("local: target is closed")
-
-// Signal sends sig to the target's main process and its process group.
-// After SIGKILL (or any exit) the process is started again according to the
-// restart policy; SIGSTOP and SIGCONT pause and resume it. sig must be a
-// syscall.Signal.
+// Signal sends sig to the target's process group: the main process and
+// whatever it started. After SIGKILL (or any exit) the process is started
+// again according to the restart policy; SIGSTOP and SIGCONT pause and
+// resume it (Signal returns once SIGSTOP has taken effect). sig must be a
+// syscall.Signal. Between a run's end and the restart the error wraps
+// ErrNotRunning; after Close, ErrClosed.
 func (t *Target) Signal(ctx context.Context, sig os.Signal) error {
+	if t.isClosed() {
+		return fmt.Errorf("local: signal: %w", t.closedErr())
+	}
 	if t.sup == nil {
 		return t.unsupported("signal")
 	}
@@ -166,7 +251,15 @@ func (t *Target) Signal(ctx context.Context, sig os.Signal) error {
 		return err
 	}
 	if err := t.sup.signal(s); err != nil {
-		return fmt.Errorf("local: %s: %w", t.id, err)
+		return fmt.Errorf("local: signal %s: %w", t.id, err)
+	}
+	if s == syscall.SIGSTOP {
+		// Return once the process has stopped: the caller measures from now.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := t.sup.awaitStopped(wctx); err != nil {
+			return fmt.Errorf("local: signal %s: %w", t.id, err)
+		}
 	}
 	return nil
 }
@@ -227,11 +320,23 @@ func (l *link) Apply(ctx context.Context, lf chaoslab.LinkFault) (chaoslab.Undo,
 	}, nil
 }
 
-// Sample reads the main process's CPU and memory (zero between restarts
-// and for kind address), the machine's CPU and memory, and the disk use of
-// the working directory's file system.
+// Sample reads the CPU and memory of the target's process group (the main
+// process and its children, not the guard of a command; zero between
+// restarts and for kind address),
+// the machine's CPU and memory, and the disk use of the working
+// directory's file system. CPU figures are deltas since the previous
+// Sample, so the first one, and the first after a restart, reads 0 CPU for
+// the target (the first also for the machine): not measured.
 func (t *Target) Sample(ctx context.Context) (chaoslab.Sample, error) {
-	r, err := t.sampler.Sample(ctx, t.PID(), t.dir)
+	var pgid int
+	var except []int
+	if t.sup != nil {
+		pgid = t.sup.pgid()
+		if t.sup.guarded {
+			except = []int{pgid} // the guard leads the group
+		}
+	}
+	r, err := t.sampler.Sample(ctx, pgid, t.dir, except...)
 	s := chaoslab.Sample{
 		CPUPercent:      r.ProcessCPUPercent,
 		MemoryBytes:     r.ProcessRSSBytes,
@@ -257,6 +362,9 @@ func (t *Target) Sample(ctx context.Context) (chaoslab.Sample, error) {
 // Undo kills the child or removes the file; it is idempotent. Close lifts
 // any stress still applied.
 func (t *Target) Stress(ctx context.Context, s chaoslab.Stress) (chaoslab.Undo, error) {
+	if t.isClosed() {
+		return nil, fmt.Errorf("local: stress: %w", t.closedErr())
+	}
 	if t.sup == nil {
 		return nil, t.unsupported("stress")
 	}
@@ -310,7 +418,7 @@ func (t *Target) track(undo func() error) (chaoslab.Undo, error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return nil, errors.Join(errClosed, run())
+		return nil, errors.Join(fmt.Errorf("local: stress: %w", t.closedErr()), run())
 	}
 	n := t.nextStress
 	t.nextStress++
@@ -325,21 +433,26 @@ func (t *Target) track(undo func() error) (chaoslab.Undo, error) {
 }
 
 // stressChild starts a role process and waits until it reports that the
-// pressure is applied. The returned func kills it.
+// pressure is applied. The returned func kills it. Close kills it too,
+// even before it is ready.
 func (t *Target) stressChild(ctx context.Context, role string, vars map[string]string) (func() error, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this executable: %w", err)
 	}
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
+		t.end(0)
 		return nil, err
 	}
 	defer r.Close()
 	vars[RoleEnv] = role
 	vars[parentEnv] = strconv.Itoa(os.Getpid())
 	cmd := exec.Command(exe)
-	cmd.Env = mergeEnv(os.Environ(), vars)
+	cmd.Env = roleEnv(vars)
 	cmd.Dir = t.dir
 	cmd.Stdout = w
 	cmd.Stderr = t.logFile
@@ -347,11 +460,18 @@ func (t *Target) stressChild(ctx context.Context, role string, vars map[string]s
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
+		t.end(0)
 		return nil, fmt.Errorf("start the %s role: %w", role, err)
 	}
+	pgid := cmd.Process.Pid
+	t.adopt(pgid)
+	var once sync.Once
 	kill := func() error {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait() // killed: its error says so
+		once.Do(func() {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = cmd.Wait() // killed: its error says so
+			t.end(pgid)
+		})
 		return nil
 	}
 	ready := make(chan error, 1)
@@ -372,6 +492,9 @@ func (t *Target) stressChild(ctx context.Context, role string, vars map[string]s
 	}
 	if err != nil {
 		kill()
+		if t.isClosed() {
+			return nil, t.closedErr()
+		}
 		if errors.Is(err, io.EOF) {
 			err = errors.New("exited before applying the pressure")
 		}
@@ -481,34 +604,90 @@ func tail(ctx context.Context, r io.Reader, fn func(string)) error {
 	}
 }
 
-// Exec runs argv in the target's working directory with the target's
-// environment and returns its combined output. If ctx ends first, the
-// command's process group is killed.
+// Exec runs argv in the target's working directory and returns its
+// combined output. The command gets this process's environment with the
+// target's Env (not the demo's role variables), as exec.Cmd would. It runs
+// under a guard process in a process group of its own (see the package
+// doc): if ctx ends first, or Close is called, or this process dies, the
+// whole group is killed; what the command leaves behind in its group is
+// killed when it returns.
 func (t *Target) Exec(ctx context.Context, argv []string) ([]byte, error) {
+	if t.isClosed() {
+		return nil, fmt.Errorf("local: exec: %w", t.closedErr())
+	}
 	if t.sup == nil {
 		return nil, t.unsupported("exec")
 	}
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("local: exec: empty command: %w", chaoslab.ErrInvalid)
 	}
-	t.mu.Lock()
-	closed := t.closed
-	t.mu.Unlock()
-	if closed {
-		return nil, errClosed
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local: exec %s: %w", filepath.Base(argv[0]), err)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = t.dir
-	cmd.Env = t.execEnv
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // anything it left behind
-	}
+	out, err := t.exec(ctx, argv)
 	if err != nil {
 		return out, fmt.Errorf("local: exec %s: %w", filepath.Base(argv[0]), err)
 	}
 	return out, nil
+}
+
+func (t *Target) exec(ctx context.Context, argv []string) ([]byte, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this executable to run the guard: %w", err)
+	}
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
+	pgid := 0
+	defer func() { t.end(pgid) }()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := exec.CommandContext(ctx, exe, argv...)
+	cmd.Dir = t.dir
+	cmd.Env = t.execEnv
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	_, err = startGuarded(cmd)
+	w.Close()
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
+		return nil, err
+	}
+	pgid = cmd.Process.Pid
+	t.adopt(pgid)
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&out, r)
+	}()
+	err = cmd.Wait()
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // anything it left behind
+	// The output ends when every process holding the pipe is gone: at
+	// once, unless one left the group (setsid); that one is not waited for.
+	t1 := time.NewTimer(time.Second)
+	select {
+	case <-copied:
+	case <-t1.C:
+		r.Close()
+		<-copied
+	}
+	t1.Stop()
+	if err == nil {
+		return out.Bytes(), nil
+	}
+	switch {
+	case t.isClosed():
+		err = fmt.Errorf("%w (%w)", t.closedErr(), err)
+	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return out.Bytes(), err
 }
