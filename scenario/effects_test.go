@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"context"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -89,12 +90,13 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 			assert.Less(t, rec, chaos-5, "host CPU after the revert")
 		}},
 		// Host memory and disk use move with everything else on the machine
-		// (go test builds other packages meanwhile): the faults are sized
-		// well above that noise.
-		{"memory_pressure", chaoslab.Params{"size": "1GiB"}, func(t *testing.T, res *chaoslab.Result) {
+		// (go test builds other packages meanwhile): memory pressure is sized
+		// well above that noise, and the disk is filled on a file system of
+		// its own (see provider below).
+		{"memory_pressure", chaoslab.Params{"size": "2GiB"}, func(t *testing.T, res *chaoslab.Result) {
 			base, chaos, rec := med(series(res, "baseline", hostMem)), med(series(res, "chaos", hostMem)), med(series(res, "recovery", hostMem))
-			assert.GreaterOrEqual(t, chaos-base, 600.0, "host memory baseline %.0f MB, chaos %.0f MB", base, chaos)
-			assert.Less(t, rec, chaos-600, "host memory after the revert: %.0f MB", rec)
+			assert.GreaterOrEqual(t, chaos-base, 1200.0, "host memory baseline %.0f MB, chaos %.0f MB", base, chaos)
+			assert.Less(t, rec, chaos-1200, "host memory after the revert: %.0f MB", rec)
 		}},
 		{"disk_fill", chaoslab.Params{"size": "800MB"}, func(t *testing.T, res *chaoslab.Result) {
 			base, chaos, rec := med(series(res, "baseline", disk)), med(series(res, "chaos", disk)), med(series(res, "recovery", disk))
@@ -103,6 +105,13 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 		}},
 	}
 	r := chaoslab.New(chaoslab.WithProvider(local.New()))
+	// disk_fill fills the file system of the target's working directory: a
+	// tmpfs of its own, where nothing else writes, when there is one.
+	diskRunner := r
+	if dir, err := os.MkdirTemp("/dev/shm", "chaoslab-effects-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		diskRunner = chaoslab.New(chaoslab.WithProvider(local.New(local.WithDir(dir))))
+	}
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
 			switch c.scenario {
@@ -111,18 +120,24 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
+			r := r
+			if c.scenario == "disk_fill" {
+				r = diskRunner
+			}
 			res, err := r.Run(ctx, chaoslab.Experiment{
-				Name:         c.scenario,
-				Load:         chaoslab.Load{Rate: 40},
-				Hypothesis:   chaoslab.Hypothesis{MaxErrorRate: 0.01},
-				Faults:       []chaoslab.Fault{{Scenario: c.scenario, Params: c.params}},
-				Baseline:     2 * time.Second,
-				Duration:     3 * time.Second,
-				StableWindow: 2 * time.Second,
-				Interval:     500 * time.Millisecond,
+				Name:            c.scenario,
+				Load:            chaoslab.Load{Rate: 40},
+				Hypothesis:      chaoslab.Hypothesis{MaxErrorRate: 0.01},
+				Faults:          []chaoslab.Fault{{Scenario: c.scenario, Params: c.params}},
+				Baseline:        2 * time.Second,
+				Duration:        3 * time.Second,
+				StableWindow:    2 * time.Second,
+				RecoveryTimeout: 15 * time.Second,
+				Interval:        500 * time.Millisecond,
 			})
 			require.NoError(t, err)
 			require.Equal(t, chaoslab.StatusCompleted, res.Status, res.Reason)
+			assert.True(t, res.Recovery.Recovered, "%s; phases %+v", res.Reason, res.Phases)
 			c.check(t, res)
 		})
 	}
