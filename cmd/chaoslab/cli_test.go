@@ -176,23 +176,30 @@ func TestProcessKillIsRecovered(t *testing.T) {
 	assert.True(t, dip, "the kill shows as errors in the series")
 }
 
-// childPIDs lists the processes whose parent is pid.
-func childPIDs(t *testing.T, pid int) []int {
+// descendants lists the processes below pid: its children, theirs, and so
+// on.
+func descendants(t *testing.T, pid int) []int {
 	t.Helper()
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []int
+	children := map[int][]int{}
 	for _, s := range stats {
 		b, err := os.ReadFile(s)
 		if err != nil {
 			continue
 		}
 		// pid (comm) state ppid ...
-		rest := string(b[bytes.LastIndexByte(b, ')')+2:])
-		fields := strings.Fields(rest)
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			p, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
-			out = append(out, p)
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		if len(fields) < 2 {
+			continue
 		}
+		ppid, _ := strconv.Atoi(fields[1])
+		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
+		children[ppid] = append(children[ppid], p)
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
 	}
 	return out
 }
@@ -218,7 +225,7 @@ func TestInterruptRevertsAndExits130(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the run never reached the fault:\n%s", stderr.String())
 		time.Sleep(50 * time.Millisecond)
 	}
-	children := childPIDs(t, cmd.Process.Pid)
+	children := descendants(t, cmd.Process.Pid)
 	require.NotEmpty(t, children, "the demo service runs as a child process")
 
 	sent := time.Now()
@@ -230,7 +237,7 @@ func TestInterruptRevertsAndExits130(t *testing.T) {
 	assert.Equal(t, exitInterrupted, ee.ExitCode(), stderr.String())
 	assert.Less(t, took, 3*time.Second)
 	for _, pid := range children {
-		assert.False(t, alive(pid), "child %d outlived the CLI", pid)
+		assert.False(t, alive(pid), "process %d, started by the CLI, outlived it", pid)
 	}
 	res := readResult(t, dir)
 	assert.Equal(t, chaoslab.StatusAborted, res.Status)
