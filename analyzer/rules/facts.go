@@ -115,21 +115,125 @@ func (f *facts) injected() bool {
 	return false
 }
 
-// recoveryMeasured reports whether the run got to measuring recovery: an
-// aborted run (a stop condition or a cancel) does not.
-func (f *facts) recoveryMeasured() bool {
-	if f.r.Abort != nil || f.r.Status == chaoslab.StatusAborted {
-		return false
-	}
-	if f.r.Status == chaoslab.StatusCompleted {
-		return true
-	}
-	for _, p := range f.r.Phases {
-		if p.Name == chaoslab.PhaseRecovering {
+// notRecovered reports whether the run measured recovery and the target
+// did not recover.
+func (f *facts) notRecovered() bool {
+	return f.r.RecoveryMeasured() && !f.r.Recovery.Recovered
+}
+
+// judged reports whether any tolerance or probe was checked while the
+// faults were active.
+func (f *facts) judged() bool {
+	for _, c := range f.r.Hypothesis {
+		if c.Window == chaoslab.WindowChaos {
 			return true
 		}
 	}
 	return false
+}
+
+// noLoad reports whether no request was measured at all: load was off, so
+// latency, errors and throughput say nothing and only probes can judge.
+func (f *facts) noLoad() bool {
+	if f.base.requests > 0 || f.chaos.requests > 0 || f.recv.requests > 0 {
+		return false
+	}
+	for _, p := range f.r.Series {
+		if p.Requests > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Near the baseline, the chaos window's error rate rose by at most
+// nearErrRate (a fraction) and its p99 latency to at most nearP99Factor
+// times the baseline's plus nearP99Slack milliseconds.
+const (
+	nearErrRate   = 0.005
+	nearP99Factor = 1.5
+	nearP99Slack  = 5
+)
+
+// near reports whether requests were measured under the faults and both
+// their error rate and their p99 latency stayed near the baseline's.
+func (f *facts) near() bool {
+	b, c := f.base, f.chaos
+	if !c.ok || c.requests == 0 || !b.ok || b.requests == 0 {
+		return false
+	}
+	return c.errRate <= b.errRate+nearErrRate && c.p99 <= b.p99*nearP99Factor+nearP99Slack
+}
+
+// hurt reports whether requests under the faults clearly fared worse than
+// the baseline's: more errors, or (with a baseline) a much higher p99.
+func (f *facts) hurt() bool {
+	b, c := f.base, f.chaos
+	if !c.ok || c.requests == 0 {
+		return false
+	}
+	if c.errRate > b.errRate+nearErrRate {
+		return true
+	}
+	return b.ok && b.requests > 0 && c.p99 > b.p99*nearP99Factor+nearP99Slack
+}
+
+// outcome is what the run says of the faults it injected.
+type outcome int
+
+const (
+	// unjudged: no tolerance or probe covered the faults, and the
+	// measurements show no clear harm.
+	unjudged outcome = iota
+	// broke: a tolerance broke under the faults or after them, the target
+	// did not recover, a stop condition fired, or no tolerance covered the
+	// faults and they clearly did harm.
+	broke
+	// held: the tolerances held, but latency or errors moved away from the
+	// baseline, or there was no load to compare.
+	held
+	// absorbed: the tolerances held and the error rate and p99 latency
+	// stayed near the baseline.
+	absorbed
+)
+
+func (f *facts) outcome() outcome {
+	r := f.r
+	switch {
+	case len(f.failedIn(chaoslab.WindowChaos)) > 0, len(f.failedIn(chaoslab.WindowRecovery)) > 0,
+		f.notRecovered(), r.Abort != nil && r.Abort.Condition != nil:
+		return broke
+	case !f.judged() && f.hurt():
+		return broke
+	case !f.judged():
+		return unjudged
+	case f.near():
+		return absorbed
+	}
+	return held
+}
+
+// change says how requests under the faults compared with the baseline:
+// "p99 latency went from 12 ms to 31 ms and the error rate from 0 % to 4
+// %", or that there was no load to compare.
+func (f *facts) change() string {
+	b, c := f.base, f.chaos
+	switch {
+	case f.noLoad():
+		return "no load was offered, so only probes were judged"
+	case !c.ok || c.requests == 0:
+		return "no request completed under the faults"
+	case !b.ok || b.requests == 0:
+		return fmt.Sprintf("under the faults p99 latency was %s and the error rate %s, with no baseline to compare", ms(c.p99), pct(c.errRate))
+	}
+	lat := fmt.Sprintf("p99 latency went from %s to %s", ms(b.p99), ms(c.p99))
+	if ms(b.p99) == ms(c.p99) {
+		lat = "p99 latency stayed at " + ms(c.p99)
+	}
+	if pct(b.errRate) == pct(c.errRate) {
+		return fmt.Sprintf("%s and the error rate stayed at %s", lat, pct(c.errRate))
+	}
+	return fmt.Sprintf("%s and the error rate from %s to %s", lat, pct(b.errRate), pct(c.errRate))
 }
 
 // recoverySeconds is the recovery time, or 0 when there is none.
@@ -186,100 +290,17 @@ func describeFault(fr chaoslab.FaultRecord) string {
 	return fmt.Sprintf("%s (%s)", fr.Scenario, strings.Join(kv, ", "))
 }
 
-// metricName names a hypothesis metric in words.
-func metricName(metric string) string {
-	switch metric {
-	case chaoslab.MetricP50:
-		return "p50 latency"
-	case chaoslab.MetricP99:
-		return "p99 latency"
-	case chaoslab.MetricErrorRate:
-		return "the error rate"
-	case chaoslab.MetricThroughput:
-		return "throughput"
-	}
-	if name, ok := strings.CutPrefix(metric, "probe:"); ok {
-		return "probe " + name
-	}
-	return metric
-}
-
-// value formats a value of the metric with its unit.
-func value(metric string, v float64) string {
-	switch metric {
-	case chaoslab.MetricP50, chaoslab.MetricP99:
-		return ms(v)
-	case chaoslab.MetricErrorRate:
-		return pct(v)
-	case chaoslab.MetricThroughput:
-		return rps(v)
-	}
-	return num(v)
-}
-
-// windowName names a window in words.
-func windowName(w string) string {
-	switch w {
-	case chaoslab.WindowBaseline:
-		return "before any fault"
-	case chaoslab.WindowChaos:
-		return "under the faults"
-	case chaoslab.WindowRecovery:
-		return "after the revert"
-	case "":
-		return "overall"
-	}
-	return "in the " + w + " window"
-}
-
-// describeCheck says what a failed check saw: "p99 latency was 216 ms under
-// the faults, above its 100 ms limit".
-func describeCheck(c chaoslab.Check) string {
-	if strings.HasPrefix(c.Metric, "probe:") {
-		s := fmt.Sprintf("%s failed %s", metricName(c.Metric), windowName(c.Window))
-		if c.Detail != "" {
-			s += " (" + c.Detail + ")"
-		}
-		return s
-	}
-	dir := "above"
-	if c.Metric == chaoslab.MetricThroughput {
-		dir = "below"
-	}
-	return fmt.Sprintf("%s was %s %s, %s its %s limit", metricName(c.Metric), value(c.Metric, c.Observed),
-		windowName(c.Window), dir, value(c.Metric, c.Limit))
-}
-
-// ms formats milliseconds.
-func ms(v float64) string {
-	if math.Abs(v) < 10 {
-		return fmt.Sprintf("%.1f ms", v)
-	}
-	return fmt.Sprintf("%.0f ms", v)
-}
+// ms formats milliseconds the way every chaoslab report does.
+func ms(v float64) string { return chaoslab.FormatMetric(chaoslab.MetricP99, v) }
 
 // pct formats a fraction as a percentage.
-func pct(v float64) string {
-	p := v * 100
-	switch {
-	case p == 0:
-		return "0 %"
-	case p < 0.1:
-		return fmt.Sprintf("%.2f %%", p)
-	case p < 10:
-		return fmt.Sprintf("%.1f %%", p)
-	}
-	return fmt.Sprintf("%.0f %%", p)
-}
+func pct(v float64) string { return chaoslab.FormatMetric(chaoslab.MetricErrorRate, v) }
 
 // rps formats a throughput.
-func rps(v float64) string { return fmt.Sprintf("%.1f req/s", v) }
+func rps(v float64) string { return chaoslab.FormatMetric(chaoslab.MetricThroughput, v) }
 
 // secs formats seconds.
 func secs(v float64) string { return fmt.Sprintf("%.1f s", v) }
 
 // mb formats megabytes.
 func mb(v float64) string { return fmt.Sprintf("%.0f MB", v) }
-
-// num formats a number without needless digits.
-func num(v float64) string { return fmt.Sprintf("%.4g", v) }

@@ -12,16 +12,26 @@
 //     reverted and the target did not recover within the recovery timeout.
 //   - medium: the hypothesis already failed in the baseline, before any
 //     fault: the target is not steady, and the faults cannot be blamed.
-//   - high: the hypothesis failed under the faults and either the chaos
-//     window's error rate reached the high error rate (default 10 %, see
-//     WithHighErrorRate), successful throughput fell below half of the
-//     baseline's, or
-//     recovery took longer than the slow-recovery threshold (default 30 s,
-//     see WithSlowRecovery).
+//   - high: the hypothesis failed under the faults, or no tolerance or
+//     probe was checked while they were active, and the chaos window's
+//     error rate reached the high error rate (default 10 %, see
+//     WithHighErrorRate) or successful throughput fell below half of the
+//     baseline's; or the hypothesis failed under the faults and recovery
+//     took longer than the slow-recovery threshold (default 30 s, see
+//     WithSlowRecovery).
 //   - medium: a tolerance broke (the verdict is fail) but the target
 //     recovered, or the hypothesis held but recovery was slow.
-//   - low: the hypothesis held, or nothing was tested (the run failed before
-//     any fault; the summary says why).
+//   - low: the hypothesis held under the faults, no tolerance covered the
+//     faults and they did no such harm (the summary says nothing was
+//     judged), or nothing was tested (the run failed before any fault).
+//
+// # Wording
+//
+// The analysis only says the target "absorbed" a fault when tolerances
+// were checked under it and the error rate and p99 latency stayed near the
+// baseline's (the error rate at most half a percentage point higher, p99 at
+// most 1.5 times plus 5 ms); when no tolerance covered the faults it says
+// so instead. A run without load is judged by its probes alone.
 package rules
 
 import (
@@ -110,19 +120,24 @@ func (a *Analyzer) grade(f *facts) (chaoslab.Severity, string) {
 	switch {
 	case r.Abort != nil && r.Abort.Condition != nil:
 		return chaoslab.SeverityCritical, "a stop condition aborted the run"
-	case f.injected() && f.recoveryMeasured() && !r.Recovery.Recovered:
+	case f.notRecovered():
 		return chaoslab.SeverityCritical, "the target did not recover after the faults were reverted"
 	case len(f.failedIn(chaoslab.WindowBaseline)) > 0:
 		return chaoslab.SeverityMedium, "the target was not steady before any fault"
 	}
 	underFault := len(f.failedIn(chaoslab.WindowChaos))+len(f.failedIn(chaoslab.WindowRecovery)) > 0 ||
 		r.Verdict == chaoslab.VerdictFail
-	if underFault && f.chaos.ok {
+	uncovered := f.injected() && !f.judged()
+	if (underFault || uncovered) && f.chaos.ok && f.chaos.requests > 0 {
+		lead := ""
+		if !underFault {
+			lead = "no tolerance covered the faults, and "
+		}
 		if f.chaos.errRate >= a.highErrorRate {
-			return chaoslab.SeverityHigh, fmt.Sprintf("%s of requests failed under the faults", pct(f.chaos.errRate))
+			return chaoslab.SeverityHigh, fmt.Sprintf("%s%s of requests failed under the faults", lead, pct(f.chaos.errRate))
 		}
 		if f.base.ok && f.base.tput > 0 && f.chaos.tput < f.base.tput/2 {
-			return chaoslab.SeverityHigh, fmt.Sprintf("successful throughput fell from %s to %s under the faults", rps(f.base.tput), rps(f.chaos.tput))
+			return chaoslab.SeverityHigh, fmt.Sprintf("%ssuccessful throughput fell from %s to %s under the faults", lead, rps(f.base.tput), rps(f.chaos.tput))
 		}
 	}
 	slow := f.recoverySeconds() > a.slowRecovery.Seconds()
@@ -138,6 +153,8 @@ func (a *Analyzer) grade(f *facts) (chaoslab.Severity, string) {
 		return chaoslab.SeverityMedium, fmt.Sprintf("recovery took %s, more than %s", secs(f.recoverySeconds()), secs(a.slowRecovery.Seconds()))
 	case !f.injected():
 		return chaoslab.SeverityLow, "no fault was injected, so nothing was tested"
+	case uncovered:
+		return chaoslab.SeverityLow, "no tolerance covered the faults, so nothing was judged"
 	}
-	return chaoslab.SeverityLow, "the hypothesis held"
+	return chaoslab.SeverityLow, "the hypothesis held under the faults"
 }

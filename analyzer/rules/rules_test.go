@@ -107,15 +107,15 @@ func TestSummary(t *testing.T) {
 	}{
 		{"network_delay", analyzertest.NetworkDelay(), []string{
 			`"checkout-db-latency"`, "network_delay (jitter=0s, latency=200ms, link=db) for 10.0 s",
-			"p99 latency went from 12 ms to 216 ms (+204 ms)", "successful throughput from 50.0 req/s to 49.9 req/s",
-			"Verdict: FAIL: p99 latency was 216 ms under the faults, above its 100 ms limit.", "recovered 1.2 s after", "Severity medium",
+			"p99 latency went from 12 ms to 216 ms (+204 ms)", "successful throughput from 50 req/s to 49.9 req/s",
+			"Verdict: FAIL: p99 latency was 216 ms while the faults were active, above its 100 ms limit.", "recovered 1.2 s after", "Severity medium",
 		}},
 		{"process_kill", analyzertest.ProcessKill(), []string{
 			"process_kill (signal=SIGKILL) once", "the error rate from 0 % to 10 %", "50 of 500 requests failed",
 			"recovered 2.4 s after",
 		}},
 		{"pass", analyzertest.Pass(), []string{"Verdict: PASS", "recovered as soon as"}},
-		{"aborted", analyzertest.Aborted(), []string{"aborted (stop condition error_rate > 0.5 for 2s breached (observed 0.8)), so recovery was not measured", "the error rate was 80 % under the faults"}},
+		{"aborted", analyzertest.Aborted(), []string{"aborted (stop condition error_rate > 0.5 for 2s breached (observed 0.8)), so recovery was not measured", "the error rate was 80 % while the faults were active"}},
 		{"not steady", analyzertest.NotSteady(), []string{"Only the baseline was measured", "INCONCLUSIVE: p99 latency was 486 ms before any fault", "never injected"}},
 		{"not recovered", func() *chaoslab.Result {
 			r := analyzertest.Pass()
@@ -153,11 +153,13 @@ func TestRecommendations(t *testing.T) {
 		want   []string
 	}{
 		{"network_delay p99 breach", failing(), []string{"timeouts and propagate deadlines", "calls to db", "100 ms p99 budget", "hedge", "cache", "circuit breaker", "1 request failed"}},
-		{"network_delay held", withScenario(holding(), "network_delay", chaoslab.Params{"latency": "50ms", "link": "db"}), []string{"absorbed 50ms of latency on db"}},
+		{"network_delay held", withScenario(holding(), "network_delay", chaoslab.Params{"latency": "50ms", "link": "db"}), []string{"kept within its tolerances under 50ms of latency on db (p99 latency went from 14 ms to 31 ms and the error rate stayed at 0 %)"}},
 		{"http_errors", withScenario(failing(), "http_errors", chaoslab.Params{"link": "payments", "rate": "20%"}), []string{"backoff and jitter", "idempotent", "circuit breaker", "payments"}},
-		{"http_errors held", holding(), []string{"Errors on 5.0 % of requests from payments were absorbed"}},
-		{"http_errors at the ingress", withScenario(failing(), "http_errors", chaoslab.Params{"rate": "0.5"}), []string{"calls to the target's ingress"}},
-		{"process_kill", analyzertest.ProcessKill(), []string{"readiness probe", "more than one replica", "Recovery took 2.4 s", "50 requests failed", "start-up"}},
+		{"http_errors held", holding(), []string{"kept within its tolerances under errors on 5 % of requests from payments"}},
+		{"http_errors at the ingress", withScenario(failing(), "http_errors", chaoslab.Params{"rate": "0.5"}), []string{
+			"they reached its clients, never the target, so the fix is on the client side: retry failed calls to the target",
+			"so that its clients can retry them safely"}},
+		{"process_kill", analyzertest.ProcessKill(), []string{"readiness probe", "more than one replica", "Recovery took 2.4 s", "(50 requests failed under the fault)", "start-up"}},
 		{"process_pause", withScenario(failing(), "process_pause", chaoslab.Params{"duration": "5s"}), []string{"client-side timeouts", "health checks detect a hung process"}},
 		{"cpu_stress", withScenario(failing(), "cpu_stress", chaoslab.Params{"cores": "2"}), []string{"CPU requests and limits", "Autoscale", "latency headroom", "GOMAXPROCS"}},
 		{"memory_pressure", withScenario(failing(), "memory_pressure", chaoslab.Params{"size": "1GiB"}), []string{"GOMEMLIMIT", "leaks", "memory limit"}},
@@ -312,4 +314,152 @@ func TestInstantaneousFault(t *testing.T) {
 	if an := analyze(t, r); !strings.Contains(an.Summary, "process_kill (signal=SIGKILL) once") {
 		t.Errorf("summary does not call the kill instantaneous: %s", an.Summary)
 	}
+}
+
+// recs returns the analysis's recommendations joined by newlines.
+func recs(an chaoslab.Analysis) string { return strings.Join(an.Recommendations, "\n") }
+
+// lacks reports, as test errors, each of bad that text holds.
+func lacks(t *testing.T, what, text string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(text, b) {
+			t.Errorf("%s says %q, which nothing backs:\n%s", what, b, text)
+		}
+	}
+}
+
+// has reports, as test errors, each of want that text lacks.
+func has(t *testing.T, what, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, text)
+		}
+	}
+}
+
+// chaosNearBaseline makes the chaos window's p99 latency and errors those of
+// the baseline, in the series and in the window.
+func chaosNearBaseline(r *chaoslab.Result) *chaoslab.Result {
+	for i, p := range r.Series {
+		if p.Window == chaoslab.WindowChaos {
+			r.Series[i].Latency.P99 = 15
+			r.Series[i].Errors, r.Series[i].ErrRate = 0, 0
+		}
+	}
+	for i, w := range r.Windows {
+		if w.Name == chaoslab.WindowChaos {
+			r.Windows[i].Latency.P99, r.Windows[i].Errors, r.Windows[i].ErrRate = 15, 0, 0
+		}
+	}
+	return r
+}
+
+// Held or absorbed is only said when checks back it.
+func TestNoClaimWithoutChecks(t *testing.T) {
+	t.Run("cancelled with 80 % errors and no checks", func(t *testing.T) {
+		r := analyzertest.Aborted()
+		r.Hypothesis = nil
+		r.Abort = &chaoslab.Abort{Reason: "context canceled"}
+		r.Verdict, r.Reason = chaoslab.VerdictInconclusive, "the run was cancelled"
+		an := analyze(t, r)
+		lacks(t, "summary", an.Summary, "hypothesis held", "Severity low")
+		lacks(t, "recommendations", recs(an), "absorbed", "kept within its tolerances")
+		has(t, "summary", an.Summary, "Severity high, because no tolerance covered the faults, and 80 % of requests failed under the faults.")
+		has(t, "recommendations", recs(an), "No tolerance covered the faults", "Retry failed calls to payments")
+	})
+	t.Run("pass without checks", func(t *testing.T) {
+		r := chaosNearBaseline(analyzertest.Pass())
+		r.Hypothesis = nil
+		an := analyze(t, r)
+		has(t, "summary", an.Summary, "Severity low, because no tolerance covered the faults, so nothing was judged.")
+		has(t, "recommendations", recs(an), "No tolerance covered the faults, so the run judged nothing (p99 latency went from 14 ms to 15 ms and the error rate stayed at 0 %)")
+		lacks(t, "recommendations", recs(an), "absorbed", "The hypothesis held")
+	})
+	t.Run("checks held and errors and latency near the baseline", func(t *testing.T) {
+		an := analyze(t, chaosNearBaseline(analyzertest.Pass()))
+		has(t, "summary", an.Summary, "Severity low, because the hypothesis held under the faults.")
+		has(t, "recommendations", recs(an), "The target absorbed errors on 5 % of requests from payments: the error rate and p99 latency stayed near the baseline")
+	})
+	t.Run("checks held but the error rate rose", func(t *testing.T) {
+		r := chaosNearBaseline(analyzertest.Pass())
+		for i, w := range r.Windows {
+			if w.Name == chaoslab.WindowChaos {
+				r.Windows[i].ErrRate = 0.009 // under the 1 % limit, but up from 0
+			}
+		}
+		an := analyze(t, r)
+		lacks(t, "recommendations", recs(an), "absorbed")
+		has(t, "recommendations", recs(an), "kept within its tolerances under errors on 5 % of requests from payments (p99 latency went from 14 ms to 15 ms and the error rate from 0 % to 0.9 %)")
+	})
+	t.Run("cpu_stress without a CPU sampler", func(t *testing.T) {
+		r := withScenario(chaosNearBaseline(analyzertest.Pass()), "cpu_stress", chaoslab.Params{"cores": "2"})
+		for i := range r.Series {
+			r.Series[i].CPUPercent = 0
+		}
+		for i := range r.Windows {
+			r.Windows[i].CPUPeak = 0
+		}
+		an := analyze(t, r)
+		lacks(t, "recommendations", recs(an), "peaked at 0", "CPU use peaked")
+		has(t, "recommendations", recs(an), "The target absorbed CPU pressure:")
+	})
+}
+
+// noLoad turns the passing run into one without load: no requests, only a
+// probe judged.
+func noLoad(r *chaoslab.Result, probes bool) *chaoslab.Result {
+	r.Load = chaoslab.LoadRecord{Disabled: true}
+	for i := range r.Series {
+		p := &r.Series[i]
+		p.Requests, p.Errors, p.RPS, p.ErrRate, p.Latency = 0, 0, 0, 0, chaoslab.Latencies{}
+	}
+	for i := range r.Windows {
+		w := &r.Windows[i]
+		w.Requests, w.Errors, w.RPS, w.ErrRate, w.Latency = 0, 0, 0, 0, chaoslab.Latencies{}
+	}
+	r.Hypothesis = nil
+	if probes {
+		for _, w := range []string{chaoslab.WindowBaseline, chaoslab.WindowChaos, chaoslab.WindowRecovery} {
+			r.Hypothesis = append(r.Hypothesis, chaoslab.Check{Window: w, Metric: "probe:health", OK: true})
+		}
+	}
+	return r
+}
+
+func TestNoLoad(t *testing.T) {
+	an := analyze(t, noLoad(analyzertest.Pass(), true))
+	has(t, "summary", an.Summary, "No load was offered, so latency, errors and throughput were not measured; only probes were judged.",
+		"Severity low, because the hypothesis held under the faults.")
+	lacks(t, "summary", an.Summary, "0 ms", "req/s", "went from", "unchanged")
+	has(t, "recommendations", recs(an), "The target kept within its tolerances under errors on 5 % of requests from payments (no load was offered, so only probes were judged).")
+
+	an = analyze(t, noLoad(analyzertest.Pass(), false))
+	has(t, "summary", an.Summary, "No load was offered and no probe was checked", "nothing was judged")
+	lacks(t, "summary", an.Summary, "0 ms", "req/s", "went from")
+	has(t, "recommendations", recs(an), "No load was offered and no probe was checked under the faults, so the run judged nothing")
+}
+
+// Advice names the link only when the result says which it was, and advice
+// for a fault on the target's ingress is for its clients.
+func TestLinkWording(t *testing.T) {
+	r := withScenario(analyzertest.NetworkDelay(), "network_delay", chaoslab.Params{"latency": "200ms"})
+	all := recs(analyze(t, r))
+	lacks(t, "recommendations", all, "the dependency")
+	has(t, "recommendations", all, "on calls over that link", "when the far side of that link is slow")
+
+	r = withScenario(analyzertest.NetworkDelay(), "network_delay", chaoslab.Params{"latency": "200ms", "link": "ingress"})
+	all = recs(analyze(t, r))
+	has(t, "recommendations", all, "The delay was added in front of the target (on its ingress): its clients felt it, so the fix is on the client side: set timeouts")
+
+	for _, p := range []chaoslab.Params{{"rate": "50%"}, {"rate": "50%", "link": "ingress"}} {
+		all = recs(analyze(t, withScenario(analyzertest.NetworkDelay(), "http_errors", p)))
+		lacks(t, "recommendations", all, "calls to the target's ingress", "Retry failed calls to the target")
+		has(t, "recommendations", all, "they reached its clients, never the target, so the fix is on the client side")
+	}
+
+	all = recs(analyze(t, analyzertest.ProcessKill()))
+	lacks(t, "recommendations", all, "while it was down")
+	has(t, "recommendations", all, "50 requests failed under the fault")
 }

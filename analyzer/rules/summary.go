@@ -82,9 +82,26 @@ func faultsSentence(f *facts) []string {
 func impactSentences(f *facts) []string {
 	b, c, rc := f.base, f.chaos, f.recv
 	switch {
+	case f.noLoad() && (b.ok || c.ok || rc.ok || len(f.r.Series) > 0):
+		probes := 0
+		for _, ch := range f.r.Hypothesis {
+			if strings.HasPrefix(ch.Metric, "probe:") {
+				probes++
+			}
+		}
+		if probes == 0 {
+			return []string{"No load was offered and no probe was checked, so latency, errors and throughput were not measured and nothing was judged."}
+		}
+		return []string{"No load was offered, so latency, errors and throughput were not measured; only probes were judged."}
+	case b.ok && c.ok && c.requests == 0:
+		return []string{fmt.Sprintf("No request completed under the faults; in the baseline p99 latency was %s, the error rate %s and successful throughput %s.", ms(b.p99), pct(b.errRate), rps(b.tput))}
 	case b.ok && c.ok:
-		out := []string{fmt.Sprintf("Compared with the baseline, under the faults p99 latency went from %s to %s (%s), p50 from %s to %s, the error rate from %s to %s and successful throughput from %s to %s.",
-			ms(b.p99), ms(c.p99), delta(c.p99-b.p99), ms(b.p50), ms(c.p50), pct(b.errRate), pct(c.errRate), rps(b.tput), rps(c.tput))}
+		p99 := "stayed at " + ms(c.p99)
+		if ms(b.p99) != ms(c.p99) {
+			p99 = fmt.Sprintf("went from %s to %s (%s)", ms(b.p99), ms(c.p99), delta(c.p99-b.p99))
+		}
+		out := []string{fmt.Sprintf("Compared with the baseline, under the faults p99 latency %s, p50 %s, the error rate %s and successful throughput %s.",
+			p99, fromTo(ms(b.p50), ms(c.p50)), fromTo(pct(b.errRate), pct(c.errRate)), fromTo(rps(b.tput), rps(c.tput)))}
 		if c.errors > 0 {
 			out = append(out, fmt.Sprintf("%d of %s failed under the faults.", c.errors, plural(c.requests, "request")))
 		}
@@ -105,6 +122,15 @@ func impactSentences(f *facts) []string {
 		return []string{fmt.Sprintf("Measured outside any window: %s, %s, %s.", plural(int64(len(f.r.Series)), "interval"), plural(req, "request"), plural(errs, "error"))}
 	}
 	return []string{"No measurements were taken."}
+}
+
+// fromTo says how a formatted value changed: "from 12 ms to 216 ms", or
+// "stayed at 0 %".
+func fromTo(before, after string) string {
+	if before == after {
+		return "stayed at " + after
+	}
+	return "from " + before + " to " + after
 }
 
 // delta formats a latency change with its sign.
@@ -132,7 +158,7 @@ func verdictSentence(f *facts) string {
 		if len(ds) == 3 {
 			break
 		}
-		ds = append(ds, describeCheck(c))
+		ds = append(ds, c.Describe())
 	}
 	why := strings.Join(ds, "; ")
 	if why == "" {
@@ -142,6 +168,9 @@ func verdictSentence(f *facts) string {
 		switch v {
 		case chaoslab.VerdictPass:
 			why = "the hypothesis held under the faults and the target recovered"
+			if !f.judged() {
+				why = "no tolerance broke (none was checked under the faults)"
+			}
 		case chaoslab.VerdictFail:
 			why = "the hypothesis did not hold"
 		default:
@@ -174,7 +203,7 @@ func recoverySentence(f *facts) string {
 		return s + "."
 	case r.Recovery.Recovered:
 		return "The target recovered after the faults were reverted."
-	case f.injected() && f.recoveryMeasured():
+	case f.notRecovered():
 		return "The target did not recover: the hypothesis did not hold again within the recovery timeout after the faults were reverted."
 	}
 	return ""

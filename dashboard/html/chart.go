@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,7 +63,30 @@ const (
 	xTickCount  = 7
 	maxHoverCol = 240
 	labelGap    = 56
+	// gapFactor is how many times the usual step between points the time
+	// between two points may be before the line breaks there.
+	gapFactor = 1.5
 )
+
+// medianStep returns the median of the positive steps between consecutive
+// finite xs, or 0 when there are none.
+func medianStep(xs []float64) float64 {
+	var steps []float64
+	for i := 1; i < len(xs); i++ {
+		if d := xs[i] - xs[i-1]; d > 0 && finite(d) {
+			steps = append(steps, d)
+		}
+	}
+	if len(steps) == 0 {
+		return 0
+	}
+	slices.Sort(steps)
+	n := len(steps)
+	if n%2 == 1 {
+		return steps[n/2]
+	}
+	return (steps[n/2-1] + steps[n/2]) / 2
+}
 
 // scale maps a domain [d0, d1] linearly onto a range [r0, r1].
 type scale struct{ d0, d1, r0, r1 float64 }
@@ -261,21 +285,36 @@ func (c chart) svg() template.HTML {
 		fmt.Fprintf(&b, `<text class="ref-label" x="%d" y="%s" text-anchor="end">%s</text>`, chartW-padRight-4, f1(py-4), esc(r.Label))
 	}
 
-	// The lines, broken at gaps.
+	// The lines, broken at gaps: a NaN, or missing time (a step between
+	// points of more than gapFactor times the usual one). A point alone
+	// between gaps is drawn as a dot.
 	for _, l := range c.Lines {
+		step := medianStep(l.X)
 		var d strings.Builder
-		pen := false
+		run := 0 // points in the current segment
 		for i := range l.X {
-			if math.IsNaN(l.Y[i]) || math.IsInf(l.Y[i], 0) {
-				pen = false
+			if !finite(l.Y[i]) || !finite(l.X[i]) {
+				if run == 1 {
+					d.WriteString("h0")
+				}
+				run = 0
 				continue
 			}
+			if run > 0 && step > 0 && l.X[i]-l.X[i-1] > gapFactor*step {
+				if run == 1 {
+					d.WriteString("h0")
+				}
+				run = 0
+			}
 			cmd := "L"
-			if !pen {
+			if run == 0 {
 				cmd = "M"
 			}
 			fmt.Fprintf(&d, "%s%s %s", cmd, f1(x.at(l.X[i])), f1(y.at(l.Y[i])))
-			pen = true
+			run++
+		}
+		if run == 1 {
+			d.WriteString("h0")
 		}
 		if d.Len() > 0 {
 			fmt.Fprintf(&b, `<path class="series %s" d="%s"><title>%s</title></path>`, esc(l.Class), d.String(), esc(l.Name))
@@ -283,11 +322,12 @@ func (c chart) svg() template.HTML {
 	}
 
 	// Hover columns: a transparent rectangle per point (or per group of
-	// points on long runs) whose title lists the values there.
+	// points on long runs) whose title lists the values there; a group
+	// gives each line's range over its points, so no spike hides.
 	if len(c.Lines) > 0 {
 		xs := c.Lines[0].X
-		stride := (len(xs) + maxHoverCol - 1) / maxHoverCol
-		for i := 0; i < len(xs); i += max(stride, 1) {
+		stride := max((len(xs)+maxHoverCol-1)/maxHoverCol, 1)
+		for i := 0; i < len(xs); i += stride {
 			left := x.at(xs[i])
 			if i > 0 {
 				left = (x.at(xs[i-1]) + left) / 2
@@ -306,10 +346,24 @@ func (c chart) svg() template.HTML {
 				continue
 			}
 			var tip strings.Builder
-			fmt.Fprintf(&tip, "%s s", trim(xs[i]))
+			if j > i {
+				fmt.Fprintf(&tip, "%s–%s s", trim(xs[i]), trim(xs[j]))
+			} else {
+				fmt.Fprintf(&tip, "%s s", trim(xs[i]))
+			}
 			for _, l := range c.Lines {
-				if i < len(l.Y) && !math.IsNaN(l.Y[i]) && !math.IsInf(l.Y[i], 0) {
-					fmt.Fprintf(&tip, " · %s %s", l.Name, format(l.Y[i]))
+				lo, hi := math.Inf(1), math.Inf(-1)
+				for k := i; k <= j && k < len(l.Y); k++ {
+					if finite(l.Y[k]) {
+						lo, hi = math.Min(lo, l.Y[k]), math.Max(hi, l.Y[k])
+					}
+				}
+				switch {
+				case lo > hi: // nothing measured here
+				case format(lo) == format(hi):
+					fmt.Fprintf(&tip, " · %s %s", l.Name, format(hi))
+				default:
+					fmt.Fprintf(&tip, " · %s %s to %s", l.Name, format(lo), format(hi))
 				}
 			}
 			// The group covers the intervals (lo, hi].

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -273,5 +274,47 @@ func TestChartHoverColumnsAreBounded(t *testing.T) {
 	es := parseSVG(t, string(chart{Lines: []line{{Name: "a", Class: "s0", X: x, Y: y}}}.svg()))
 	if got := count(es, "rect", "hover"); got > maxHoverCol {
 		t.Errorf("%d hover columns for %d points, want at most %d", got, n, maxHoverCol)
+	}
+}
+
+// A hover column that covers several intervals shows each line's range over
+// them, so a spike inside the group is not hidden.
+func TestChartHoverGroupShowsRange(t *testing.T) {
+	n := 3600
+	x, y := make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i], y[i] = float64(i+1), 1
+	}
+	y[1000] = 99 // inside a group, not its first point
+	s := string(chart{Lines: []line{{Name: "p99", Class: "s0", X: x, Y: y}}, Format: millis}.svg())
+	if !strings.Contains(s, "p99 1 ms to 99 ms</title>") {
+		t.Errorf("no hover title shows the 99 ms spike")
+	}
+	if !regexp.MustCompile(`<title>\d+–\d+ s · `).MatchString(s) {
+		t.Errorf("hover titles of groups do not give their time span")
+	}
+}
+
+// Missing time between points is a gap, not a straight line over it; a
+// point alone between gaps is a dot.
+func TestChartBreaksAtMissingTime(t *testing.T) {
+	c := chart{Lines: []line{
+		{Name: "a", Class: "s0", X: []float64{1, 2, 3, 4, 10, 11, 12}, Y: []float64{1, 2, 3, 4, 5, 6, 7}},
+		{Name: "b", Class: "s1", X: []float64{1, 2, 3, 7, 11, 12}, Y: []float64{1, 2, 3, 4, 5, 6}},
+	}}
+	var ds []string
+	for _, e := range parseSVG(t, string(c.svg())) {
+		if e.name == "path" {
+			ds = append(ds, e.attrs["d"])
+		}
+	}
+	if len(ds) != 2 {
+		t.Fatalf("%d paths, want 2", len(ds))
+	}
+	if m := strings.Count(ds[0], "M"); m != 2 {
+		t.Errorf("path %q has %d moves, want 2: 4 s to 10 s is missing", ds[0], m)
+	}
+	if m := strings.Count(ds[1], "M"); m != 3 || strings.Count(ds[1], "h0") != 1 {
+		t.Errorf("path %q: want 3 moves and the lone point at 7 s as a dot (h0)", ds[1])
 	}
 }

@@ -7,7 +7,9 @@
 // INCONCLUSIVE badge and one sentence why) with the experiment, target,
 // scenarios and recovery time; then the analysis; charts over time of
 // throughput, error rate, latency (p50 and p99), CPU and memory with the
-// fault windows shaded and phase boundaries marked; and tables of the
+// fault windows shaded and phase boundaries marked (readings the target
+// did not take, and missing time, are gaps; a chart with nothing measured is
+// left out); and tables of the
 // hypothesis checks, faults, phases, the target's last log lines and the
 // run's errors.
 package html

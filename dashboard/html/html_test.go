@@ -116,8 +116,8 @@ func TestRenderVerdict(t *testing.T) {
 		r    *chaoslab.Result
 		want []string
 	}{
-		{analyzertest.NetworkDelay(), []string{`id="verdict">FAIL<`, "P99 latency was 216 ms while the faults were active, above the 100 ms limit.", "Recovered in 1.2 s"}},
-		{analyzertest.ProcessKill(), []string{`id="verdict">FAIL<`, "The error rate was 10 % while the faults were active, above the 1 % limit (and 1 more check failed).", "Recovered in 2.4 s", "(instantaneous)"}},
+		{analyzertest.NetworkDelay(), []string{`id="verdict">FAIL<`, "P99 latency was 216 ms while the faults were active, above its 100 ms limit.", "Recovered in 1.2 s"}},
+		{analyzertest.ProcessKill(), []string{`id="verdict">FAIL<`, "The error rate was 10 % while the faults were active, above its 1 % limit (and 1 more check failed).", "Recovered in 2.4 s", "(instantaneous)"}},
 		{analyzertest.Pass(), []string{`id="verdict">PASS<`, "The hypothesis held before, during and after the faults.", "Recovered in 0.0 s"}},
 		{func() *chaoslab.Result { r := analyzertest.Pass(); r.Reason = ""; return r }(), []string{"The service met its steady-state hypothesis"}},
 		{func() *chaoslab.Result {
@@ -126,7 +126,7 @@ func TestRenderVerdict(t *testing.T) {
 			return r
 		}(), []string{`id="verdict">FAIL<`, "The target did not recover within 30s.", "Did not recover"}},
 		{analyzertest.Aborted(), []string{`id="verdict">FAIL<`, "Not measured (aborted)", `id="abort"`, "stop condition error_rate &gt; 0.5 for 2s breached (observed 0.8) (at &#43;9.1 s)"}},
-		{analyzertest.NotSteady(), []string{`id="verdict">INCONCLUSIVE<`, "P99 latency was 486 ms before any fault, above the 300 ms limit.", "Not measured"}},
+		{analyzertest.NotSteady(), []string{`id="verdict">INCONCLUSIVE<`, "P99 latency was 486 ms before any fault, above its 300 ms limit.", "Not measured"}},
 		{analyzertest.FailedEarly(), []string{`id="verdict">INCONCLUSIVE<`, "The target could not be provisioned.", "not injected", "panic: missing DATABASE_URL"}},
 		{&chaoslab.Result{}, []string{`id="verdict">INCONCLUSIVE<`, "Chaos experiment", "No measurements.", "No faults.", "No analysis was made.", "No phases were recorded."}},
 	}
@@ -149,12 +149,12 @@ func TestRenderContent(t *testing.T) {
 		"<title>FAIL · checkout-db-latency · chaoslab report</title>",
 		"demo demo-4711", "127.0.0.1:40123", "network_delay", "2025-03-14 09:30:00 UTC", "50 req/s GET / (timeout 2000 ms)",
 		// analysis
-		"Severity: medium", "Analysis by rules.", "circuit breaker on db",
-		"Target CPU peak 10 %, memory peak 44.4 MB, failed requests 1, recovery 1.2 s.",
+		"Severity: medium", "Analysis by rules.", "circuit breaker on calls to db",
+		"Target CPU peak 10 % of one core, memory peak 44.4 MB, failed requests 1, recovery 1.2 s.",
 		// charts
 		"Throughput (requests/s)", "Error rate (%)", "Latency (ms)", "CPU (%)", "Memory (MB)",
-		`class="lg lg-s0">p50<`, `class="lg lg-s1">p99<`, `class="lg lg-s2">host<`, `class="lg lg-s0">succeeded<`,
-		`<rect class="fault"`, "limit 100 ms", ">baseline</text>", ">chaos</text>", ">recovery</text>",
+		`class="lg lg-s0">p50<`, `class="lg lg-s1">p99<`, `class="lg lg-s0">target (% of one core)<`, `class="lg lg-s2">host (% of machine)<`, `class="lg lg-s0">succeeded<`,
+		`<rect class="fault"`, "p99 limit 100 ms", ">baseline</text>", ">chaos</text>", ">recovery</text>",
 		// tables
 		"<td class=\"mono\">latency_p99_ms</td><td class=\"num\">100 ms</td><td class=\"num\">216 ms</td>",
 		"jitter=0s latency=200ms link=db", "<td>&#43;6.05 s</td><td>&#43;16.05 s</td>",
@@ -255,8 +255,10 @@ func TestRenderGap(t *testing.T) {
 			gaps++
 		}
 	}
-	if gaps != 3 { // error rate, p50, p99
-		t.Errorf("%d lines with a gap, want 3 (error rate, p50, p99)", gaps)
+	// The killed process had no CPU or memory reading in that interval
+	// either.
+	if gaps != 5 {
+		t.Errorf("%d lines with a gap, want 5 (error rate, p50, p99, target CPU, target memory)", gaps)
 	}
 }
 
@@ -421,5 +423,119 @@ func TestRenderInstantaneousFault(t *testing.T) {
 	}
 	if strings.Contains(doc, `<rect class="fault"`) || !strings.Contains(doc, "(instantaneous)") {
 		t.Error("the kill is drawn or listed as a window")
+	}
+}
+
+// noSampler clears every resource reading: the target had no Sampler.
+func noSampler(r *chaoslab.Result) *chaoslab.Result {
+	for i := range r.Series {
+		p := &r.Series[i]
+		p.CPUPercent, p.MemoryMB, p.HostCPUPercent, p.HostMemoryMB, p.DiskUsedMB = 0, 0, 0, 0, 0
+	}
+	for i := range r.Windows {
+		r.Windows[i].CPUPeak, r.Windows[i].MemoryMax = 0, 0
+	}
+	return r
+}
+
+// Readings of 0 were not measured: they are neither charted nor reported
+// as peaks of 0.
+func TestRenderNotMeasured(t *testing.T) {
+	doc := render(t, analysed(t, noSampler(analyzertest.ProcessKill())))
+	if n := parse(t, doc)["svg"]; n != 3 {
+		t.Errorf("%d charts without a sampler, want 3 (throughput, error rate, latency)", n)
+	}
+	for _, bad := range []string{"CPU (%)", "Memory (MB)", "CPU peak 0", `<td class="num">0 MB</td>`} {
+		if strings.Contains(doc, bad) {
+			t.Errorf("report shows %q, but nothing was measured", bad)
+		}
+	}
+	if !strings.Contains(doc, "Target CPU peak not measured, memory peak not measured, failed requests 50") {
+		t.Error("the analysis metrics do not say CPU and memory were not measured")
+	}
+	if n := strings.Count(doc, `<td class="num">not measured</td>`); n != 6 {
+		t.Errorf("%d window cells say not measured, want 6 (CPU and memory of 3 windows)", n)
+	}
+
+	// Only the host was measured: no target line at all.
+	r := noSampler(analyzertest.ProcessKill())
+	for i := range r.Series {
+		r.Series[i].HostCPUPercent = 40
+	}
+	doc = render(t, r)
+	if !strings.Contains(doc, `class="lg lg-s2">host (% of machine)<`) {
+		t.Error("the host CPU line is missing")
+	}
+	if n := parse(t, doc)["svg"]; n != 4 {
+		t.Errorf("%d charts, want 4 (no memory chart)", n)
+	}
+	if strings.Contains(doc, "<title>target (% of one core)</title></path>") {
+		t.Error("the unmeasured target CPU is drawn")
+	}
+}
+
+// A run without load has no throughput to chart, and no rate or latency
+// in its windows.
+func TestRenderNoLoad(t *testing.T) {
+	r := analyzertest.Pass()
+	r.Load = chaoslab.LoadRecord{Disabled: true}
+	for i := range r.Series {
+		p := &r.Series[i]
+		p.Requests, p.Errors, p.RPS, p.ErrRate, p.Latency = 0, 0, 0, 0, chaoslab.Latencies{}
+	}
+	for i := range r.Windows {
+		w := &r.Windows[i]
+		w.Requests, w.Errors, w.RPS, w.ErrRate, w.Latency = 0, 0, 0, 0, chaoslab.Latencies{}
+	}
+	r.Hypothesis = []chaoslab.Check{{Window: chaoslab.WindowChaos, Metric: "probe:health", OK: true}}
+	doc := render(t, analysed(t, r))
+	if strings.Contains(doc, "Throughput (requests/s)") || strings.Contains(doc, "Latency (ms)") {
+		t.Error("a run without load charts throughput or latency")
+	}
+	if strings.Contains(doc, `<td class="num">0 ms</td>`) {
+		t.Error("the windows table shows latencies of a run without load")
+	}
+	if !strings.Contains(doc, "only probes were judged") {
+		t.Error("the analysis does not say only probes were judged")
+	}
+}
+
+// Limit lines say which percentile they limit.
+func TestRenderLimitLabels(t *testing.T) {
+	r := analyzertest.NetworkDelay()
+	r.Hypothesis = append(r.Hypothesis, chaoslab.Check{Window: chaoslab.WindowChaos, Metric: chaoslab.MetricP50, Limit: 50, Observed: 207})
+	doc := render(t, r)
+	for _, w := range []string{">p99 limit 100 ms</text>", ">p50 limit 50 ms</text>", ">limit 1 %</text>"} {
+		if !strings.Contains(doc, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+}
+
+// The report and the rules analyzer agree on whether the target recovered.
+func TestRecoveryAgreesWithAnalysis(t *testing.T) {
+	tests := []struct {
+		name    string
+		phases  int // how many of the phases the run got through
+		report  string
+		summary bool // whether the summary says it did not recover
+	}{
+		{"failed while recovering", 6, "Did not recover", true},
+		{"failed under the faults", 4, "Not measured", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := analyzertest.NetworkDelay()
+			r.Status, r.Verdict, r.Reason = chaoslab.StatusFailed, chaoslab.VerdictInconclusive, "an error stopped the run"
+			r.Phases = r.Phases[:tt.phases]
+			r.Recovery = chaoslab.Recovery{StableWindow: 3}
+			doc := render(t, analysed(t, r))
+			if !strings.Contains(doc, `-text">`+tt.report+`</dd>`) {
+				t.Errorf("report does not say %q", tt.report)
+			}
+			if got := strings.Contains(r.Analysis.Summary, "The target did not recover"); got != tt.summary {
+				t.Errorf("summary says the target did not recover: %v, want %v\n%s", got, tt.summary, r.Analysis.Summary)
+			}
+		})
 	}
 }

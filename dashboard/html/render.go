@@ -172,7 +172,8 @@ func newView(r *chaoslab.Result, logLines int) view {
 	}
 	if a := r.Analysis; a.Summary != "" || a.Source != "" || len(a.Recommendations) > 0 {
 		m := a.Metrics
-		metrics := fmt.Sprintf("Target CPU peak %s %%, memory peak %s MB, failed requests %d", trim(m.CPUPeak), trim(m.MemoryPeak), m.ErrorCount)
+		metrics := fmt.Sprintf("Target CPU peak %s, memory peak %s, failed requests %d",
+			measured(m.CPUPeak, " % of one core"), measured(m.MemoryPeak, " MB"), m.ErrorCount)
 		if m.RecoveryTimeSeconds != nil {
 			metrics += ", recovery " + seconds(*m.RecoveryTimeSeconds)
 		}
@@ -182,12 +183,15 @@ func newView(r *chaoslab.Result, logLines int) view {
 	v.Charts = charts(r, t0)
 	for _, c := range r.Hypothesis {
 		v.Checks = append(v.Checks, checkView{Window: c.Window, Metric: c.Metric,
-			Limit: metricValue(c.Metric, c.Limit), Observed: metricValue(c.Metric, c.Observed), OK: c.OK, Detail: c.Detail})
+			Limit: chaoslab.FormatMetric(c.Metric, c.Limit), Observed: chaoslab.FormatMetric(c.Metric, c.Observed), OK: c.OK, Detail: c.Detail})
 	}
 	for _, w := range r.Windows {
 		wv := windowView{Name: w.Name, Requests: strconv.FormatInt(w.Requests, 10), Errors: strconv.FormatInt(w.Errors, 10),
-			RPS: trim(w.RPS), ErrRate: percent(w.ErrRate), P50: millis(w.Latency.P50), P90: millis(w.Latency.P90),
-			P99: millis(w.Latency.P99), CPU: trim(w.CPUPeak) + " %", Memory: trim(w.MemoryMax) + " MB"}
+			RPS: trim(w.RPS), ErrRate: "—", P50: "—", P90: "—", P99: "—",
+			CPU: measured(w.CPUPeak, " %"), Memory: measured(w.MemoryMax, " MB")}
+		if w.Requests > 0 { // without requests there is no rate and no latency
+			wv.ErrRate, wv.P50, wv.P90, wv.P99 = percent(w.ErrRate), millis(w.Latency.P50), millis(w.Latency.P90), millis(w.Latency.P99)
+		}
 		if !w.Start.IsZero() && !t0.IsZero() {
 			wv.Span = offset(w.Start, t0) + " – " + offset(w.End, t0)
 		}
@@ -253,18 +257,7 @@ func verdict(r *chaoslab.Result) (string, string, string) {
 // describeFailed says in words what the first failed check saw, and how
 // many more failed.
 func describeFailed(failed []chaoslab.Check) string {
-	c := failed[0]
-	var s string
-	if name, ok := strings.CutPrefix(c.Metric, "probe:"); ok {
-		s = fmt.Sprintf("probe %s failed %s", name, windowWords(c.Window))
-	} else {
-		dir := "above"
-		if c.Metric == chaoslab.MetricThroughput {
-			dir = "below"
-		}
-		s = fmt.Sprintf("%s was %s %s, %s the %s limit", metricWords(c.Metric), metricValue(c.Metric, c.Observed),
-			windowWords(c.Window), dir, metricValue(c.Metric, c.Limit))
-	}
+	s := failed[0].Describe()
 	switch n := len(failed) - 1; n {
 	case 0:
 	case 1:
@@ -273,34 +266,6 @@ func describeFailed(failed []chaoslab.Check) string {
 		s += fmt.Sprintf(" (and %d more checks failed)", n)
 	}
 	return s
-}
-
-// metricWords names a hypothesis metric for people.
-func metricWords(metric string) string {
-	switch metric {
-	case chaoslab.MetricP50:
-		return "median (p50) latency"
-	case chaoslab.MetricP99:
-		return "p99 latency"
-	case chaoslab.MetricErrorRate:
-		return "the error rate"
-	case chaoslab.MetricThroughput:
-		return "successful throughput"
-	}
-	return metric
-}
-
-// windowWords says when a window was.
-func windowWords(w string) string {
-	switch w {
-	case chaoslab.WindowBaseline:
-		return "before any fault"
-	case chaoslab.WindowChaos:
-		return "while the faults were active"
-	case chaoslab.WindowRecovery:
-		return "after the faults were reverted"
-	}
-	return "in the " + w + " window"
 }
 
 // sentence capitalises s, unless it starts with an identifier such as
@@ -319,13 +284,12 @@ func sentence(s string) string {
 	return s
 }
 
-// recovery says how the target came back, and a CSS class.
+// recovery says how the target came back, and a CSS class. It says the
+// target did not recover exactly when the result measured recovery
+// (chaoslab.Result.RecoveryMeasured) and it did not, as the analyzers do.
 func recovery(r *chaoslab.Result) (string, string) {
 	rec := r.Recovery
-	injected := false
-	for _, f := range r.Faults {
-		injected = injected || f.InjectedAt != nil
-	}
+	injected := slices.ContainsFunc(r.Faults, func(f chaoslab.FaultRecord) bool { return f.InjectedAt != nil })
 	switch {
 	case rec.Recovered && rec.Seconds != nil:
 		s := "Recovered in " + seconds(*rec.Seconds)
@@ -335,10 +299,10 @@ func recovery(r *chaoslab.Result) (string, string) {
 		return s, "pass"
 	case rec.Recovered:
 		return "Recovered", "pass"
-	case injected && r.Abort != nil:
-		return "Not measured (aborted)", "inconclusive"
-	case injected && r.Status == chaoslab.StatusCompleted:
+	case r.RecoveryMeasured():
 		return "Did not recover", "fail"
+	case injected && (r.Abort != nil || r.Status == chaoslab.StatusAborted):
+		return "Not measured (aborted)", "inconclusive"
 	}
 	return "Not measured", "inconclusive"
 }
@@ -417,14 +381,20 @@ func charts(r *chaoslab.Result, t0 time.Time) []chartView {
 		for _, c := range r.Hypothesis {
 			if c.Metric == metric && c.Limit > 0 && !seen[c.Limit] {
 				seen[c.Limit] = true
-				out = append(out, ref{Y: c.Limit * mul, Label: "limit " + metricValue(metric, c.Limit)})
+				out = append(out, ref{Y: c.Limit * mul, Label: limitLabel(metric) + " " + chaoslab.FormatMetric(metric, c.Limit)})
 			}
 		}
 		return out
 	}
-	mk := func(title string, format func(float64) string, refs []ref, lines ...line) chartView {
+	var out []chartView
+	mk := func(title string, format func(float64) string, refs []ref, lines ...line) {
+		empty := true
 		for i := range lines {
 			lines[i].X = xs
+			empty = empty && !slices.ContainsFunc(lines[i].Y, finite)
+		}
+		if empty {
+			return // nothing was measured: no chart of made-up zeros
 		}
 		c := chart{Title: title, Lines: lines, Bands: bands, Marks: marks, Refs: refs, XMax: xMax, Format: format}
 		cv := chartView{Title: title, SVG: c.svg()}
@@ -433,31 +403,52 @@ func charts(r *chaoslab.Result, t0 time.Time) []chartView {
 				cv.Legend = append(cv.Legend, legendItem{Name: l.Name, Class: l.Class})
 			}
 		}
-		return cv
+		out = append(out, cv)
 	}
-	out := []chartView{
+	// A resource reading of 0 was not measured (chaoslab.Sample): a gap.
+	reading := func(f func(p chaoslab.Point) float64) []float64 {
+		return get(func(p chaoslab.Point) float64 {
+			if v := f(p); v > 0 {
+				return v
+			}
+			return gap
+		})
+	}
+	if !r.Load.Disabled {
 		mk("Throughput (requests/s)", func(v float64) string { return trim(v) + " req/s" }, limits(chaoslab.MetricThroughput, 1),
-			line{Name: "succeeded", Class: "s0", Y: okY}, line{Name: "all", Class: "s2", Y: rpsY}),
-		mk("Error rate (%)", func(v float64) string { return trim(v) + " %" }, limits(chaoslab.MetricErrorRate, 100),
-			line{Name: "error rate", Class: "s3", Y: errY}),
-		mk("Latency (ms)", millis, append(limits(chaoslab.MetricP50, 1), limits(chaoslab.MetricP99, 1)...),
-			line{Name: "p50", Class: "s0", Y: p50}, line{Name: "p99", Class: "s1", Y: p99}),
-		mk("CPU (%)", func(v float64) string { return trim(v) + " %" }, nil,
-			line{Name: "target", Class: "s0", Y: get(func(p chaoslab.Point) float64 { return p.CPUPercent })},
-			line{Name: "host", Class: "s2", Y: get(func(p chaoslab.Point) float64 { return p.HostCPUPercent })}),
-		mk("Memory (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
-			line{Name: "target", Class: "s0", Y: get(func(p chaoslab.Point) float64 { return p.MemoryMB })}),
+			line{Name: "succeeded", Class: "s0", Y: okY}, line{Name: "all", Class: "s2", Y: rpsY})
 	}
-	disk := false
-	for _, p := range r.Series {
-		disk = disk || p.DiskUsedMB > 0
-	}
-	if disk && slices.ContainsFunc(r.Faults, func(f chaoslab.FaultRecord) bool { return f.Scenario == "disk_fill" }) {
-		out = append(out, mk("Disk used (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
-			line{Name: "disk", Class: "s0", Y: get(func(p chaoslab.Point) float64 { return p.DiskUsedMB })}))
+	mk("Error rate (%)", func(v float64) string { return trim(v) + " %" }, limits(chaoslab.MetricErrorRate, 100),
+		line{Name: "error rate", Class: "s3", Y: errY})
+	mk("Latency (ms)", millis, append(limits(chaoslab.MetricP50, 1), limits(chaoslab.MetricP99, 1)...),
+		line{Name: "p50", Class: "s0", Y: p50}, line{Name: "p99", Class: "s1", Y: p99})
+	mk("CPU (%)", func(v float64) string { return trim(v) + " %" }, nil,
+		line{Name: "target (% of one core)", Class: "s0", Y: reading(func(p chaoslab.Point) float64 { return p.CPUPercent })},
+		line{Name: "host (% of machine)", Class: "s2", Y: reading(func(p chaoslab.Point) float64 { return p.HostCPUPercent })})
+	mk("Memory (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
+		line{Name: "target", Class: "s0", Y: reading(func(p chaoslab.Point) float64 { return p.MemoryMB })})
+	if slices.ContainsFunc(r.Faults, func(f chaoslab.FaultRecord) bool { return f.Scenario == "disk_fill" }) {
+		mk("Disk used (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
+			line{Name: "disk", Class: "s0", Y: reading(func(p chaoslab.Point) float64 { return p.DiskUsedMB })})
 	}
 	return out
 }
+
+// limitLabel names a hypothesis limit on a chart.
+func limitLabel(metric string) string {
+	switch metric {
+	case chaoslab.MetricP50:
+		return "p50 limit"
+	case chaoslab.MetricP99:
+		return "p99 limit"
+	case chaoslab.MetricThroughput:
+		return "minimum"
+	}
+	return "limit"
+}
+
+// finite reports whether v is a number to draw.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // instantaneous reports whether a fault was reverted as soon as it was
 // injected (process_kill), within a tenth of a second.
@@ -472,19 +463,6 @@ var phaseMarks = map[chaoslab.Phase]string{
 	chaoslab.PhaseRecovering: "recovery",
 }
 
-// metricValue formats a hypothesis metric's value with its unit.
-func metricValue(metric string, v float64) string {
-	switch metric {
-	case chaoslab.MetricP50, chaoslab.MetricP99:
-		return millis(v)
-	case chaoslab.MetricErrorRate:
-		return percent(v)
-	case chaoslab.MetricThroughput:
-		return trim(v) + " req/s"
-	}
-	return trim(v)
-}
-
 // trim formats a number with at most two decimals and no trailing zeros.
 func trim(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -496,6 +474,15 @@ func trim(v float64) string {
 		s = "0"
 	}
 	return s
+}
+
+// measured formats a resource reading with its unit, or says it was not
+// measured: a chaoslab.Sample's zero fields were not measured.
+func measured(v float64, unit string) string {
+	if v == 0 || math.IsNaN(v) {
+		return "not measured"
+	}
+	return trim(v) + unit
 }
 
 func millis(v float64) string  { return trim(v) + " ms" }
