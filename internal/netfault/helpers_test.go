@@ -30,6 +30,39 @@ func startProxy(t *testing.T, upstream string, opts ...Option) *Proxy {
 	return p
 }
 
+// apply adds f to p, failing the test if p rejects it.
+func apply(t *testing.T, p *Proxy, f Fault) (remove func()) {
+	t.Helper()
+	remove, err := p.Apply(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return remove
+}
+
+// downAddr returns a loopback address that refuses connections. Its port
+// stays held until the test ends (by the client end of a connection, which
+// does not listen), so no other test can start listening on it.
+func downAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return c.LocalAddr().String()
+}
+
 // serveTCP runs handle for every connection to a new loopback listener; the
 // listener, connections and goroutines end with the test.
 func serveTCP(t *testing.T, handle func(net.Conn)) string {

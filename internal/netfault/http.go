@@ -5,33 +5,72 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"time"
 )
 
-// serveHTTP proxies HTTP/1.1 requests from the client connection, one at a
+const (
+	// maxHeaderBytes bounds the request line and headers of a client
+	// request; a larger one is answered 431.
+	maxHeaderBytes = 1 << 20
+	// lingerTimeout bounds how long a client connection the proxy ends on
+	// its own keeps being read after the proxy's FIN, so that what the
+	// client still sends does not turn the proxy's last response into a
+	// connection reset.
+	lingerTimeout = 500 * time.Millisecond
+)
+
+// serveHTTP proxies HTTP/1.x requests from the client connection, one at a
 // time, over one upstream connection made when the first request is
 // forwarded. Injected errors are answered without touching upstream. The
-// upstream connection ends when the client connection does.
+// upstream connection ends when the client connection does, and while the
+// client connection is idle between requests an upstream close is passed on
+// to it, as a TCP proxy would pass on the FIN. When the proxy itself ends
+// the client connection it closes lingeringly (closeLingering).
 //
 // Limits of this version: a client that disconnects while a request is
 // upstream is noticed when the response is written back; requests are
-// always forwarded as HTTP/1.1.
+// always forwarded as HTTP/1.1; upstream response headers are not size
+// limited.
 func (s *session) serveHTTP() {
 	log := s.p.cfg.log
-	cr := bufio.NewReader(s.client)
+	lr := &io.LimitedReader{R: s.client, N: math.MaxInt64}
+	cr := bufio.NewReader(lr)
 	cw := bufio.NewWriterSize(s.client, 32<<10)
 	var ur *bufio.Reader
 	for {
+		var w *idleWatch
+		if ur != nil {
+			w = s.watchIdle(ur)
+		}
+		lr.N = maxHeaderBytes
 		req, err := http.ReadRequest(cr)
+		tooLarge := lr.N <= 0
+		lr.N = math.MaxInt64
+		upstreamGone := w != nil && w.stop()
 		if err != nil {
 			var ne net.Error
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &ne) {
+			switch {
+			case upstreamGone:
+				s.closeLingering()
+			case tooLarge:
+				log.Debug("netfault: request header too large", "limit", maxHeaderBytes)
+				s.send(cw, ownResponse(nil, http.StatusRequestHeaderFieldsTooLarge, true, "chaoslab: request header too large\n"))
+				s.closeLingering()
+			case !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &ne):
 				log.Debug("netfault: bad request", "err", err)
 				s.send(cw, ownResponse(nil, http.StatusBadRequest, true, "chaoslab: bad request\n"))
+				s.closeLingering()
 			}
 			return
+		}
+		if upstreamGone {
+			ur = nil // the request reached no one yet: use a new connection
 		}
 		if d, _ := s.p.faults.Load().delay(Upstream); !s.wait(d) {
 			return
@@ -51,7 +90,11 @@ func (s *session) serveHTTP() {
 			}
 			resp := ownResponse(req, h.f.status(), closeConn, injectedBody)
 			resp.Header.Set("X-Chaoslab-Fault", h.f.Kind())
-			if !s.send(cw, resp) || closeConn {
+			if !s.send(cw, resp) {
+				return
+			}
+			if closeConn {
+				s.closeLingering()
 				return
 			}
 			continue
@@ -65,11 +108,16 @@ func (s *session) serveHTTP() {
 		}
 		resp, newUR, err := s.roundTrip(req, ur, cw)
 		if errors.Is(err, errStale) {
-			return // as a TCP proxy would: the client may retry
+			s.closeLingering() // as a TCP proxy would: the client may retry
+			return
 		}
 		if err != nil {
+			if s.p.ctx.Err() != nil {
+				return
+			}
 			log.Warn("netfault: upstream request failed", "err", err)
 			s.send(cw, ownResponse(req, http.StatusBadGateway, true, "chaoslab: upstream unreachable\n"))
+			s.closeLingering()
 			return
 		}
 		ur = newUR
@@ -78,6 +126,7 @@ func (s *session) serveHTTP() {
 			return
 		}
 		upgrade := resp.StatusCode == http.StatusSwitchingProtocols
+		fitResponse(req, resp)
 		resp.Body = flushingBody{resp.Body, ur, cw}
 		err = resp.Write(writerOnly{cw})
 		resp.Body.Close()
@@ -89,9 +138,97 @@ func (s *session) serveHTTP() {
 			return
 		}
 		if req.Close || resp.Close {
+			s.closeLingering()
 			return
 		}
 	}
+}
+
+// fitResponse adapts an upstream response to a request of HTTP/1.0, which
+// the proxy forwarded as HTTP/1.1: such a client cannot read a chunked body,
+// so the body is sent as is and ended by closing the connection, and a
+// client that asked to keep the connection alive is told it may when the
+// body has a length.
+func fitResponse(req *http.Request, resp *http.Response) {
+	if req.ProtoAtLeast(1, 1) {
+		return
+	}
+	switch {
+	case len(resp.TransferEncoding) > 0:
+		resp.TransferEncoding = nil
+		resp.ContentLength = -1
+		resp.Close = true
+	case !req.Close && !resp.Close:
+		resp.Header.Set("Connection", "keep-alive")
+	}
+}
+
+// idleWatch watches an upstream connection while the session waits for
+// the client's next request.
+type idleWatch struct {
+	s    *session
+	up   net.Conn
+	done chan struct{} // closed when the watching goroutine ends
+
+	mu          sync.Mutex
+	busy        bool // stop was called: leave the client alone
+	gone        bool // upstream closed or sent what nobody asked for
+	interrupted bool // the client's read was cut short
+}
+
+// watchIdle starts watching the session's upstream connection, which ur
+// reads, until stop. If upstream closes the connection (or sends bytes no
+// request asked for) before the client sends a request, the client's read
+// is cut short so that the session passes the close on.
+func (s *session) watchIdle(ur *bufio.Reader) *idleWatch {
+	s.mu.Lock()
+	up := s.up
+	s.mu.Unlock()
+	w := &idleWatch{s: s, up: up, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		_, err := ur.Peek(1)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return // stopped
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.gone = true
+		if !w.busy {
+			w.interrupted = true
+			s.client.SetReadDeadline(time.Unix(1, 0))
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and reports whether the upstream connection is gone.
+// It undoes the cut-short read, so a request that was read in full can be
+// served on a new upstream connection.
+func (w *idleWatch) stop() (gone bool) {
+	w.mu.Lock()
+	w.busy = true
+	w.mu.Unlock()
+	w.up.SetReadDeadline(time.Unix(1, 0))
+	<-w.done
+	w.up.SetReadDeadline(time.Time{})
+	if w.interrupted {
+		w.s.client.SetReadDeadline(time.Time{})
+	}
+	return w.gone
+}
+
+// closeLingering sends the client a FIN, then reads and discards what the
+// client still sends, until it closes or lingerTimeout passes, so that an
+// unread request body does not make the kernel answer with a reset that
+// could destroy the proxy's last response before the client reads it. The
+// session's abort closes the connection afterwards.
+func (s *session) closeLingering() {
+	if cw, ok := s.client.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	s.client.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, s.client)
 }
 
 // roundTrip forwards req upstream and reads the final response, passing

@@ -2,13 +2,17 @@ package netfault
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,7 +90,7 @@ func (c *client) do(t *testing.T, method, path string, body io.Reader) (int, str
 func TestHTTPErrorsAll(t *testing.T) {
 	up := newHTTPUpstream(t, okHandler())
 	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
-	p.Add(HTTPError{Rate: 1, Status: 503})
+	apply(t, p, HTTPError{Rate: 1, Status: 503})
 	c := newClient(t, p)
 	for i := range 20 {
 		method, body := "GET", io.Reader(nil)
@@ -111,7 +115,7 @@ func TestHTTPErrorsAll(t *testing.T) {
 func codes(t *testing.T, f Fault, n int) []int {
 	up := newHTTPUpstream(t, okHandler())
 	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
-	p.Add(f)
+	apply(t, p, f)
 	c := newClient(t, p)
 	out := make([]int, n)
 	for i := range out {
@@ -151,7 +155,7 @@ func TestHTTPErrorsRemovedKeepAlive(t *testing.T) {
 	if code, b := c.do(t, "GET", "/", nil); code != 200 || b != "ok" {
 		t.Fatalf("before fault: %d %q", code, b)
 	}
-	remove := p.Add(HTTPError{Rate: 1})
+	remove := apply(t, p, HTTPError{Rate: 1})
 	for range 5 {
 		if code, _ := c.do(t, "GET", "/", nil); code != 503 {
 			t.Fatalf("with fault: %d", code)
@@ -226,35 +230,65 @@ func TestHTTPLatency(t *testing.T) {
 	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
 	c := newClient(t, p)
 	c.do(t, "GET", "/", nil) // connect
-	for _, dir := range []Direction{Upstream, Downstream} {
-		remove := p.Add(Latency{Latency: 100 * time.Millisecond, Direction: dir})
-		start := time.Now()
-		if code, _ := c.do(t, "GET", "/", nil); code != 200 {
-			t.Fatalf("status %d", code)
+	// medianGet is the median time of 5 GET requests.
+	medianGet := func() time.Duration {
+		ds := make([]time.Duration, 5)
+		for i := range ds {
+			start := time.Now()
+			if code, _ := c.do(t, "GET", "/", nil); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			ds[i] = time.Since(start)
 		}
-		el := time.Since(start)
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	for _, dir := range []Direction{Upstream, Downstream} {
+		remove := apply(t, p, Latency{Latency: 100 * time.Millisecond, Direction: dir})
+		el := medianGet()
 		remove()
-		if el < 95*time.Millisecond || el > 150*time.Millisecond {
-			t.Fatalf("%v: request took %v, want 95ms to 150ms", dir, el)
+		if el < 95*time.Millisecond || el > 250*time.Millisecond {
+			t.Fatalf("%v: median request took %v, want 95ms to 250ms", dir, el)
 		}
 	}
-	start := time.Now()
-	c.do(t, "GET", "/", nil)
-	if el := time.Since(start); el > 30*time.Millisecond {
-		t.Fatalf("after removal a request took %v", el)
+	if el := medianGet(); el > 50*time.Millisecond {
+		t.Fatalf("after removal the median request took %v, want < 50ms", el)
 	}
 }
 
 func TestHTTPUpstreamDownIs502(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := startProxy(t, addr, WithHTTP())
+	p := startProxy(t, downAddr(t), WithHTTP())
 	if code, _ := newClient(t, p).do(t, "GET", "/", nil); code != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502", code)
+	}
+}
+
+// A client still sending a large body when the proxy answers 502 reads the
+// answer, not a connection reset.
+func TestHTTPUpstreamDownIs502ForLargePost(t *testing.T) {
+	p := startProxy(t, downAddr(t), WithHTTP())
+	body := make([]byte, 4<<20)
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	const tries = 20
+	got502 := 0
+	var errs []string
+	for range tries {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+p.Addr()+"/", bytes.NewReader(body))
+		resp, err := hc.Do(req)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusBadGateway {
+			got502++
+		}
+	}
+	if got502 < tries-1 {
+		t.Fatalf("%d of %d POSTs of 4 MiB got 502; errors: %q", got502, tries, errs)
 	}
 }
 
@@ -269,7 +303,7 @@ func TestHTTPUpgradeTunnels(t *testing.T) {
 		io.Copy(conn, brw)
 	}))
 	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
-	p.Add(Latency{Latency: 50 * time.Millisecond})
+	apply(t, p, Latency{Latency: 50 * time.Millisecond})
 	c := dial(t, p.Addr())
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 	br := bufio.NewReader(c)
@@ -288,19 +322,28 @@ func TestHTTPUpgradeTunnels(t *testing.T) {
 	}
 }
 
-func TestHTTPRetriesWhenUpstreamClosedIdleConnection(t *testing.T) {
-	// An upstream that answers one request per connection, then closes it
-	// without saying so.
+func TestHTTPRetriesWhenUpstreamClosesAsRequestArrives(t *testing.T) {
+	// An upstream that answers the first request on each connection and
+	// closes the connection, unanswered, when a second request arrives: an
+	// idle close that crosses the request.
+	var posts atomic.Int64
 	addr := serveTCP(t, func(c net.Conn) {
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		if err != nil {
-			return
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil || i > 0 {
+				return
+			}
+			if req.Method == "POST" {
+				posts.Add(1)
+			}
+			io.Copy(io.Discard, req.Body)
+			body := req.Method[:2]
+			if req.Method == "HEAD" {
+				body = ""
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"+body)
 		}
-		body := req.Method[:2]
-		if req.Method == "HEAD" {
-			body = ""
-		}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"+body)
 	})
 	p := startProxy(t, addr, WithHTTP())
 	c := newClient(t, p)
@@ -314,6 +357,149 @@ func TestHTTPRetriesWhenUpstreamClosedIdleConnection(t *testing.T) {
 	}
 	if c.reused.Load() != 3 {
 		t.Fatalf("client reused its connection %d times, want 3", c.reused.Load())
+	}
+	// A POST may have had effects upstream: it is not sent again, the
+	// client connection is closed instead (the client sees what it would
+	// see without the proxy).
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", c.base+"/", strings.NewReader("once"))
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("POST on a connection upstream closed: %d, want an error", resp.StatusCode)
+	}
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("upstream answered %d POSTs, want 0", n)
+	}
+	if code, b := c.do(t, "POST", "/", strings.NewReader("again")); code != 200 || b != "PO" {
+		t.Fatalf("POST on a new connection: %d %q", code, b)
+	}
+}
+
+// notifyConn reports its first Close.
+type notifyConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *notifyConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func TestHTTPPassesUpstreamIdleCloseOn(t *testing.T) {
+	upClosed := make(chan struct{}, 10)
+	up := httptest.NewUnstartedServer(okHandler())
+	up.Config.IdleTimeout = 50 * time.Millisecond
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			upClosed <- struct{}{}
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
+
+	conns := make(chan *notifyConn, 10)
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		nc := &notifyConn{Conn: c, closed: make(chan struct{})}
+		conns <- nc
+		return nc, nil
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &client{Client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, base: "http://" + p.Addr()}
+
+	if code, b := c.do(t, "POST", "/", strings.NewReader("first")); code != 200 || b != "ok" {
+		t.Fatalf("first POST: %d %q", code, b)
+	}
+	first := <-conns
+	timeout := time.After(5 * time.Second)
+	select {
+	case <-upClosed: // upstream's idle timeout
+	case <-timeout:
+		t.Fatal("upstream did not close its idle connection")
+	}
+	select {
+	case <-first.closed: // the client's transport saw the close passed on
+	case <-timeout:
+		t.Fatal("the proxy kept the client connection open after upstream closed its idle connection")
+	}
+	if code, b := c.do(t, "POST", "/", strings.NewReader("second")); code != 200 || b != "ok" {
+		t.Fatalf("POST after upstream's idle close: %d %q", code, b)
+	}
+}
+
+func TestHTTP10ClientGetsNoChunks(t *testing.T) {
+	up := newHTTPUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fixed" {
+			io.WriteString(w, "fixed") // sent with a Content-Length
+			return
+		}
+		io.WriteString(w, "streamed ")
+		w.(http.Flusher).Flush() // no length: chunked to an HTTP/1.1 client
+		io.WriteString(w, "body")
+	}))
+	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
+	c := dial(t, p.Addr())
+	io.WriteString(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+	raw, err := io.ReadAll(c) // the body ends with the connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	if strings.Contains(strings.ToLower(head), "chunked") || body != "streamed body" {
+		t.Fatalf("response to HTTP/1.0 request:\n%s", raw)
+	}
+
+	// A keep-alive HTTP/1.0 client with a body of known length keeps its
+	// connection.
+	c = dial(t, p.Addr())
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		io.WriteString(c, "POST /fixed HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+		resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Close || string(b) != "fixed" {
+			t.Fatalf("request %d: close %v, body %q", i, resp.Close, b)
+		}
+	}
+}
+
+func TestHTTPHeaderTooLargeIs431(t *testing.T) {
+	var hits atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	up.Config.MaxHeaderBytes = 16 << 20 // the proxy, not upstream, must refuse
+	up.Start()
+	t.Cleanup(up.Close)
+	p := startProxy(t, up.Listener.Addr().String(), WithHTTP())
+	c := dial(t, p.Addr())
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 2<<20)+"\r\n\r\n")
+		wrote <- err
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.HasPrefix(string(b), "chaoslab:") {
+		t.Fatalf("%d %q, want 431 from the proxy", resp.StatusCode, b)
+	}
+	if err := <-wrote; err != nil {
+		t.Logf("write of the large header: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("upstream saw %d requests, want 0", n)
 	}
 }
 
@@ -339,7 +525,7 @@ func TestHTTPExpectContinue(t *testing.T) {
 	if code, b := post(); code != 200 || b != "body" {
 		t.Fatalf("got %d %q", code, b)
 	}
-	remove := p.Add(HTTPError{Rate: 1, Status: 500})
+	remove := apply(t, p, HTTPError{Rate: 1, Status: 500})
 	if code, _ := post(); code != 500 {
 		t.Fatalf("with fault: %d", code)
 	}

@@ -12,8 +12,13 @@ import (
 
 // HTTPError answers a share Rate (0 to 1) of requests with Status instead of
 // forwarding them; Status 0 means 503. It needs an HTTP-mode proxy
-// (WithHTTP). Seed makes the choice of requests repeatable; 0 means a fixed
-// default.
+// (WithHTTP).
+//
+// Seed makes the choice of requests repeatable for serial traffic (one
+// request at a time); 0 means a fixed default. The fault draws from one
+// random sequence shared by all the proxy's connections, in the order
+// requests arrive, so under concurrent traffic the share is kept but which
+// requests fail depends on that order.
 type HTTPError struct {
 	Rate   float64
 	Status int
@@ -48,7 +53,7 @@ func (h HTTPError) activate(httpMode bool) (*active, error) {
 }
 
 // httpErrorState is an added HTTPError with its random source, shared by
-// every connection of the proxy.
+// every connection of the proxy (so draws follow arrival order).
 type httpErrorState struct {
 	f   HTTPError
 	mu  sync.Mutex

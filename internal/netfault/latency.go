@@ -55,7 +55,12 @@ func ParseDirection(s string) (Direction, error) {
 // arrival time plus the delay, in order, without limiting throughput beyond
 // a bounded queue. In HTTP mode a request (Upstream) is delayed before it is
 // forwarded and a response (Downstream) before it is written back; Both
-// delays each. Seed makes the jitter repeatable; 0 means a fixed default.
+// delays each.
+//
+// Seed makes the jitter repeatable for serial traffic; 0 means a fixed
+// default. The fault draws from one random sequence shared by all the
+// proxy's connections, in the order chunks or messages arrive, so under
+// concurrent traffic which one gets which delay depends on that order.
 type Latency struct {
 	Latency, Jitter time.Duration
 	Direction       Direction
@@ -81,7 +86,7 @@ func (l Latency) activate(bool) (*active, error) {
 }
 
 // latencyState is an added Latency with its random source, shared by every
-// connection of the proxy.
+// connection of the proxy (so draws follow arrival order).
 type latencyState struct {
 	f   Latency
 	mu  sync.Mutex

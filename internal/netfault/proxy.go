@@ -15,13 +15,20 @@
 // goroutine that releases each one at its arrival time plus the delay, so
 // reading goes on while earlier chunks wait. The plain user-space loop, not
 // io.Copy with splice, is used because it lets faults reach existing
-// connections and measured faster than splice on loopback.
+// connections and measured faster than splice on loopback. A client whose
+// upstream cannot be reached is reset, as it would be by a refused
+// connection.
 //
-// In HTTP mode (WithHTTP) the proxy reads one HTTP/1.1 request at a time
-// from each client connection, answers it itself when an HTTPError fires,
-// and otherwise forwards it over an upstream connection of its own for that
-// client connection and writes the response back. Latency delays whole
-// requests and responses there. A 101 Switching Protocols response turns
+// In HTTP mode (WithHTTP) the proxy reads one HTTP/1.x request at a time
+// from each client connection (request headers up to 1 MiB; larger ones are
+// answered 431), answers it itself when an HTTPError fires, and otherwise
+// forwards it over an upstream connection of its own for that client
+// connection and writes the response back. Latency delays whole requests
+// and responses there. When upstream closes an idle connection, the client
+// connection is closed too, as a TCP proxy would. Connections the proxy
+// ends itself, after an answer of its own such as 502, are closed
+// lingeringly, so that a client still sending a body reads the answer
+// rather than a connection reset. A 101 Switching Protocols response turns
 // the connection into a TCP tunnel.
 package netfault
 
@@ -46,6 +53,10 @@ type Proxy struct {
 
 	faultMu sync.Mutex // serialises changes to faults
 	faults  atomic.Pointer[faultSet]
+
+	// queued counts the bytes held in the delay queues of all connections;
+	// Close reports how many it dropped.
+	queued atomic.Int64
 
 	ctx    context.Context // cancelled by Close; bounds upstream dials
 	cancel context.CancelFunc
@@ -143,8 +154,8 @@ func (p *Proxy) HTTP() bool { return p.cfg.http }
 // Apply adds f to the proxy and returns how to remove it. It returns an
 // error, and adds nothing, when f has invalid values (the error wraps
 // chaoslab.ErrInvalid) or cannot act on this proxy: an HTTP fault on a
-// TCP-mode proxy is an error that wraps chaoslab.ErrUnsupported. remove is idempotent and never closes a
-// connection by itself.
+// TCP-mode proxy is an error that wraps chaoslab.ErrUnsupported. remove is
+// idempotent and never closes a connection by itself.
 func (p *Proxy) Apply(f Fault) (remove func(), err error) {
 	if isNil(f) {
 		return nil, fmt.Errorf("netfault: nil fault: %w", chaoslab.ErrInvalid)
@@ -166,20 +177,6 @@ func (p *Proxy) Apply(f Fault) (remove func(), err error) {
 			p.cfg.log.Info("netfault: fault removed", "upstream", p.upstream, "fault", f)
 		})
 	}, nil
-}
-
-// Add is Apply for callers that built the fault themselves and know it fits:
-// it never panics. A fault that Apply would reject (an HTTP fault on a TCP
-// proxy, invalid values) has no effect; Add logs a warning and returns a
-// remove that does nothing. remove is idempotent and never closes a
-// connection by itself.
-func (p *Proxy) Add(f Fault) (remove func()) {
-	remove, err := p.Apply(f)
-	if err != nil {
-		p.cfg.log.Warn("netfault: fault ignored", "err", err)
-		return func() {}
-	}
-	return remove
 }
 
 // Close stops the listener, closes every connection and waits until all the
@@ -204,11 +201,12 @@ func (p *Proxy) Close() error {
 		open = append(open, s)
 	}
 	p.mu.Unlock()
+	dropped := p.queued.Load()
 	for _, s := range open {
 		s.abort()
 	}
 	p.wg.Wait()
-	p.cfg.log.Info("netfault: proxy closed", "upstream", p.upstream)
+	p.cfg.log.Info("netfault: proxy closed", "upstream", p.upstream, "delayed_bytes_dropped", dropped)
 	return p.closeErr
 }
 
@@ -284,7 +282,6 @@ type session struct {
 
 	mu     sync.Mutex
 	up     net.Conn
-	dirs   []*direction // set by pipe
 	closed bool
 }
 
@@ -300,6 +297,12 @@ func (s *session) serve() {
 	}
 	up, err := s.dialUpstream()
 	if err != nil {
+		// Reset the client connection, which is what it would have seen
+		// without the proxy (a refused connection) rather than a clean
+		// end of stream.
+		if tc, ok := s.client.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
 		return
 	}
 	s.pipe(s.client, up)

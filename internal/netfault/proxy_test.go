@@ -24,11 +24,11 @@ func TestCloseWithOpenConnections(t *testing.T) {
 	if err := tp.Start(t.Context()); err == nil {
 		t.Fatal("second Start succeeded")
 	}
-	tp.Add(Latency{Latency: time.Minute})
+	apply(t, tp, Latency{Latency: time.Minute})
 	idle := dial(t, tp.Addr())
 	busy := dial(t, tp.Addr())
 	busy.Write([]byte("waits a minute"))
-	waitFor(t, func() bool { return queued(tp) > 0 })
+	waitFor(t, func() bool { return int(tp.queued.Load()) > 0 })
 
 	// HTTP: one request in flight upstream.
 	started := make(chan struct{})
@@ -75,8 +75,8 @@ func TestCloseWithOpenConnections(t *testing.T) {
 	if err := tp.Start(t.Context()); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
 	}
-	if _, err := net.Dial("tcp", tp.Addr()); err == nil {
-		t.Fatal("listener still accepts after Close")
+	if _, err := tp.ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v, want the listener closed", err)
 	}
 }
 
@@ -89,13 +89,14 @@ func TestApplyRejectsWhatCannotWork(t *testing.T) {
 	if _, err := tcp.Apply(f); !errors.Is(err, chaoslab.ErrUnsupported) || !strings.Contains(err.Error(), "HTTP mode") {
 		t.Fatalf("Apply(http_errors) on TCP proxy: %v, want ErrUnsupported", err)
 	}
-	tcp.Add(f)()               // no panic, no effect
-	tcp.Add(&HTTPError{})()    // pointers too
-	tcp.Add((*Latency)(nil))() // nil pointer: no panic
-	tcp.Add(nil)()
+	if _, err := tcp.Apply(&HTTPError{}); !errors.Is(err, chaoslab.ErrUnsupported) {
+		t.Fatalf("Apply(&HTTPError{}) on TCP proxy: %v, want ErrUnsupported", err)
+	}
 	for _, bad := range []Fault{
 		Latency{Latency: -time.Second},
 		Latency{Direction: 7},
+		(*Latency)(nil),
+		(*HTTPError)(nil),
 		nil,
 	} {
 		if _, err := tcp.Apply(bad); !errors.Is(err, chaoslab.ErrInvalid) {

@@ -32,29 +32,15 @@ func (s *session) pipe(clientR, upR io.Reader) {
 		newDirection(s, Upstream, clientR, up),
 		newDirection(s, Downstream, upR, s.client),
 	}
-	s.mu.Lock()
-	s.dirs = dirs
-	s.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, d := range dirs {
 		wg.Go(d.read)
 		wg.Go(d.write)
 	}
 	wg.Wait()
-}
-
-// queued returns the bytes waiting in the session's delay queues.
-func (s *session) queued() int {
-	s.mu.Lock()
-	dirs := s.dirs
-	s.mu.Unlock()
-	n := 0
 	for _, d := range dirs {
-		d.mu.Lock()
-		n += d.bytes
-		d.mu.Unlock()
+		s.p.queued.Add(-int64(d.bytes)) // dropped with the connection
 	}
-	return n
 }
 
 // chunk is data read from one side, to be written at a given time.
@@ -144,6 +130,7 @@ func (d *direction) forward(b []byte, now time.Time) bool {
 	d.last = at
 	d.queue = append(d.queue, chunk{data: bytes.Clone(b), at: at})
 	d.bytes += len(b)
+	d.s.p.queued.Add(int64(len(b)))
 	d.mu.Unlock()
 	notify(d.ready)
 	return true
@@ -187,6 +174,7 @@ func (d *direction) write() {
 		}
 		d.mu.Lock()
 		d.bytes -= len(c.data)
+		d.s.p.queued.Add(-int64(len(c.data)))
 		d.mu.Unlock()
 		notify(d.space)
 	}

@@ -3,9 +3,11 @@ package netfault
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -49,42 +51,42 @@ func TestTCPHalfClose(t *testing.T) {
 
 func TestTCPLatency(t *testing.T) {
 	p := startProxy(t, echoServer(t))
-	p.Add(Latency{Latency: 100 * time.Millisecond})
+	apply(t, p, Latency{Latency: 100 * time.Millisecond})
 	c := dial(t, p.Addr())
 	m := median(t, c, 5)
 	t.Logf("median round trip with 100ms upstream latency: %v", m)
-	if m < 95*time.Millisecond || m >= 150*time.Millisecond {
-		t.Fatalf("median round trip %v, want 95ms to 150ms", m)
+	if m < 95*time.Millisecond || m >= 250*time.Millisecond {
+		t.Fatalf("median round trip %v, want 95ms to 250ms", m)
 	}
 }
 
 func TestTCPLatencyOnExistingConnection(t *testing.T) {
 	p := startProxy(t, echoServer(t))
 	c := dial(t, p.Addr())
-	if d := median(t, c, 3); d > 30*time.Millisecond {
-		t.Fatalf("round trip without fault %v", d)
+	if d := median(t, c, 5); d > 50*time.Millisecond {
+		t.Fatalf("median round trip without fault %v, want < 50ms", d)
 	}
-	remove := p.Add(Latency{Latency: 50 * time.Millisecond, Direction: Both})
-	if d := median(t, c, 3); d < 95*time.Millisecond {
-		t.Fatalf("round trip with 50ms both ways %v, want ≥ 95ms", d)
+	remove := apply(t, p, Latency{Latency: 50 * time.Millisecond, Direction: Both})
+	if d := median(t, c, 5); d < 95*time.Millisecond {
+		t.Fatalf("median round trip with 50ms both ways %v, want ≥ 95ms", d)
 	}
 	remove()
 	remove() // idempotent
-	if d := median(t, c, 3); d > 30*time.Millisecond {
-		t.Fatalf("round trip after removal %v, want < 30ms", d)
+	if d := median(t, c, 5); d > 50*time.Millisecond {
+		t.Fatalf("median round trip after removal %v, want < 50ms", d)
 	}
 }
 
 func TestTCPOrderKeptWhenLatencyRemoved(t *testing.T) {
 	p := startProxy(t, echoServer(t))
 	c := dial(t, p.Addr())
-	remove := p.Add(Latency{Latency: 150 * time.Millisecond, Direction: Downstream})
+	remove := apply(t, p, Latency{Latency: 150 * time.Millisecond, Direction: Downstream})
 	start := time.Now()
 	roundTrip(t, c)
 	a := bytes.Repeat([]byte("a"), 1000)
 	c.Write(a)
 	// Wait until the echo of a is queued downstream.
-	waitFor(t, func() bool { return queued(p) >= len(a) })
+	waitFor(t, func() bool { return int(p.queued.Load()) >= len(a) })
 	remove()
 	c.Write([]byte("b"))
 	got := make([]byte, len(a)+1)
@@ -99,17 +101,6 @@ func TestTCPOrderKeptWhenLatencyRemoved(t *testing.T) {
 	}
 }
 
-// queued counts the bytes waiting in the proxy's delay queues.
-func queued(p *Proxy) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for s := range p.sessions {
-		n += s.queued()
-	}
-	return n
-}
-
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -121,15 +112,18 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestTCPDialFailureClosesClient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func TestTCPDialFailureResetsClient(t *testing.T) {
+	p := startProxy(t, downAddr(t))
+	// The reset may come before the client's connect returns.
+	c, err := net.Dial("tcp", p.Addr())
+	if err == nil {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = c.Read(make([]byte, 1))
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := startProxy(t, addr)
-	waitClosed(t, dial(t, p.Addr()))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read from proxy to a down upstream: %v, want connection reset", err)
+	}
 }
 
 func randomBytes(n int) []byte {
@@ -163,7 +157,7 @@ func TestTCPBulkIdle(t *testing.T) {
 func TestTCPBulkWithLatency(t *testing.T) {
 	data := randomBytes(bulkSize)
 	p := startProxy(t, sourceServer(t, data))
-	p.Add(Latency{Latency: 100 * time.Millisecond, Direction: Downstream})
+	apply(t, p, Latency{Latency: 100 * time.Millisecond, Direction: Downstream})
 	c := dial(t, p.Addr())
 	start := time.Now()
 	h := sha256.New()
@@ -176,8 +170,10 @@ func TestTCPBulkWithLatency(t *testing.T) {
 	}
 	rate := bulkSize / el.Seconds() / (1 << 20)
 	t.Logf("64 MiB under 100ms latency: %v, %.0f MiB/s", el, rate)
-	if rate < 50 {
-		t.Fatalf("bulk throughput under latency %.0f MiB/s, want > 50", rate)
+	// Bound by round trips (a window per 100ms) it would take over a minute; the
+	// bound is low so that a loaded machine under -race passes.
+	if rate < 10 {
+		t.Fatalf("bulk throughput under latency %.0f MiB/s, want > 10", rate)
 	}
 }
 
