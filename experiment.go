@@ -32,8 +32,9 @@ type Experiment struct {
 	// Baseline is how long steady state is measured before any fault.
 	// Default 5s.
 	Baseline time.Duration `json:"baseline,omitempty" yaml:"baseline"`
-	// Duration is the length of the chaos window, from the first fault's
-	// start offset. Default 10s.
+	// Duration is the length of the chaos window, which follows the
+	// baseline; fault start offsets count from its beginning, and faults
+	// still active at its end are reverted then. Default 10s.
 	Duration time.Duration `json:"duration,omitempty" yaml:"duration"`
 	// StableWindow is how long the hypothesis must hold again after the
 	// faults are reverted to count as recovered. Default 3s.

@@ -240,7 +240,8 @@ func (x *run) chaos(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	x.setPhase(PhaseInjecting, "")
+	// Until the first fault goes in (a cascade may start later than the
+	// chaos window), the phase and the measurements stay in baseline.
 	for {
 		sort.SliceStable(pending, func(i, j int) bool { return pending[i].at.Before(pending[j].at) })
 		for len(pending) > 0 && !pending[0].at.After(time.Now()) {
