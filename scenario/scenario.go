@@ -24,6 +24,12 @@ import (
 var builtins = []chaoslab.Scenario{
 	networkDelay,
 	httpErrors,
+	bandwidthLimit,
+	networkLoss,
+	networkPartition,
+	timeoutFault,
+	limitData,
+	slicer,
 	processKill,
 	processPause,
 	cpuStress,

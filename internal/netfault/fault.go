@@ -7,7 +7,8 @@ import (
 )
 
 // A Fault is a disruption a Proxy applies to the traffic it forwards. The
-// set of faults is closed: Latency and HTTPError (values or pointers).
+// set of faults is closed: Latency, HTTPError, Bandwidth, Loss, Partition,
+// Timeout, LimitData and Slicer (values or pointers).
 type Fault interface {
 	// Kind is the scenario name the fault implements, such as
 	// "network_delay".
@@ -22,22 +23,41 @@ type Fault interface {
 type active struct {
 	latency *latencyState
 	httpErr *httpErrorState
+	stream  *streamFault
 }
 
 // faultSet is an immutable snapshot of a proxy's faults; changes replace the
 // whole set, so readers need no lock.
 type faultSet struct {
-	all []*active
+	all    []*active
+	stream []*streamFault // the stream faults of all, in order
+	gen    uint64         // grows with every change
+	// changed is closed when the set is replaced, which wakes connections
+	// holding data for a stream fault.
+	changed chan struct{}
+}
+
+func newFaultSet(all []*active, gen uint64) *faultSet {
+	s := &faultSet{all: all, gen: gen, changed: make(chan struct{})}
+	for _, a := range all {
+		if a.stream != nil {
+			s.stream = append(s.stream, a.stream)
+		}
+	}
+	return s
 }
 
 func (s *faultSet) with(a *active) *faultSet {
-	return &faultSet{all: append(slices.Clip(s.all), a)}
+	return newFaultSet(append(slices.Clip(s.all), a), s.gen+1)
 }
 
 func (s *faultSet) without(a *active) *faultSet {
 	all := slices.DeleteFunc(slices.Clone(s.all), func(b *active) bool { return b == a })
-	return &faultSet{all: all}
+	return newFaultSet(all, s.gen+1)
 }
+
+// has reports whether f is in the set.
+func (s *faultSet) has(f *streamFault) bool { return slices.Contains(s.stream, f) }
 
 // delay returns the summed delay the latency faults give a chunk or message
 // going in dir, and whether any latency fault acts on dir.

@@ -2,6 +2,8 @@ package netfault
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
@@ -15,6 +17,22 @@ import (
 //     upstream) → Latency.
 //   - "http_errors": params rate (fraction such as 0.5 or 50%), status (HTTP
 //     status, default 503) → HTTPError.
+//
+// The stream faults take toxicity (fraction of connections, default 1) and
+// direction (default given below) besides their own params; sizes are such
+// as 4096, 64KB or 1MiB:
+//
+//   - "bandwidth_limit": rate (size, bytes per second); direction default
+//     downstream → Bandwidth.
+//   - "network_loss": mode (reset or stall, default reset), after (size,
+//     default 0); direction default both → Loss.
+//   - "network_partition": mode (blackhole or refuse, default blackhole);
+//     always both ways → Partition.
+//   - "timeout": timeout (duration, 0 holds data without closing);
+//     direction default both → Timeout.
+//   - "limit_data": bytes (size); direction default downstream → LimitData.
+//   - "slicer": size (size), variation (size, default 0), delay (duration,
+//     default 0); direction default downstream → Slicer.
 //
 // Another kind is an error wrapping chaoslab.ErrUnsupported that names it;
 // invalid parameters are errors wrapping chaoslab.ErrInvalid. Whether the
@@ -51,6 +69,12 @@ func FromLinkFault(lf chaoslab.LinkFault) (Fault, error) {
 			}
 		}
 		return HTTPError{Rate: p.Float("rate"), Status: status, Seed: lf.Seed}, nil
+	case "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer":
+		f, err := streamFromLinkFault(lf)
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		return f, nil
 	}
 	return nil, fmt.Errorf("netfault: link fault %q: %w", lf.Kind, chaoslab.ErrUnsupported)
 }
@@ -73,4 +97,93 @@ func duration(p chaoslab.Params, name string, required bool) (time.Duration, err
 
 func invalid(kind string, err error) error {
 	return fmt.Errorf("netfault: link fault %s: %w: %w", kind, err, chaoslab.ErrInvalid)
+}
+
+// streamFromLinkFault builds the stream fault lf describes.
+func streamFromLinkFault(lf chaoslab.LinkFault) (Fault, error) {
+	p := lf.Params
+	sh := Share{Toxicity: 1, Direction: Both, Seed: lf.Seed}
+	switch lf.Kind {
+	case "bandwidth_limit", "limit_data", "slicer":
+		sh.Direction = Downstream
+	}
+	if v, ok := p["toxicity"]; ok {
+		f, err := chaoslab.ParseFraction(v)
+		if err != nil {
+			return nil, fmt.Errorf("toxicity: %q %w", v, err)
+		}
+		sh.Toxicity = f
+	}
+	if v := p["direction"]; v != "" {
+		d, err := ParseDirection(v)
+		if err != nil {
+			return nil, err
+		}
+		sh.Direction = d
+	}
+	switch lf.Kind {
+	case "bandwidth_limit":
+		rate, err := size(p, "rate", true)
+		return Bandwidth{Rate: rate, Share: sh}, err
+	case "network_loss":
+		after, err := size(p, "after", false)
+		if err != nil {
+			return nil, err
+		}
+		m, err := choice(p, "mode", "reset", "stall")
+		return Loss{Mode: LossMode(m), After: after, Share: sh}, err
+	case "network_partition":
+		m, err := choice(p, "mode", "blackhole", "refuse")
+		return Partition{Mode: PartitionMode(m), Share: sh}, err
+	case "timeout":
+		if _, ok := p["timeout"]; !ok {
+			return nil, fmt.Errorf("timeout: missing")
+		}
+		d, err := duration(p, "timeout", false)
+		return Timeout{Timeout: d, Share: sh}, err
+	case "limit_data":
+		n, err := size(p, "bytes", true)
+		return LimitData{Bytes: n, Share: sh}, err
+	default: // slicer
+		n, err := size(p, "size", true)
+		if err != nil {
+			return nil, err
+		}
+		v, err := size(p, "variation", false)
+		if err != nil {
+			return nil, err
+		}
+		d, err := duration(p, "delay", false)
+		return Slicer{Size: n, Variation: v, Delay: d, Share: sh}, err
+	}
+}
+
+// size reads a byte-size parameter of at least 1; an absent optional one
+// is 0.
+func size(p chaoslab.Params, name string, required bool) (int64, error) {
+	v, ok := p[name]
+	if !ok || v == "" {
+		if required {
+			return 0, fmt.Errorf("%s: missing", name)
+		}
+		return 0, nil
+	}
+	n, err := chaoslab.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q %w", name, v, err)
+	}
+	return n, nil
+}
+
+// choice reads a parameter that is one of choices, the first by default,
+// and returns its index.
+func choice(p chaoslab.Params, name string, choices ...string) (int, error) {
+	v := p[name]
+	if v == "" {
+		return 0, nil
+	}
+	if i := slices.Index(choices, v); i >= 0 {
+		return i, nil
+	}
+	return 0, fmt.Errorf("%s: %q must be one of %s", name, v, strings.Join(choices, ", "))
 }

@@ -1,7 +1,9 @@
 // Package netfault is chaoslab's fault proxy: it listens on a loopback
 // address, forwards every connection to one upstream host:port and applies
-// faults such as latency (TCP and HTTP) and injected HTTP error responses
-// (HTTP mode) to the traffic it forwards.
+// faults to the traffic it forwards: latency (TCP and HTTP), injected HTTP
+// error responses (HTTP mode), and the stream faults of TCP mode (see
+// Share): bandwidth limits, lost (reset or stalled) connections,
+// partitions, timeouts, data limits and slicing.
 //
 // Faults are added and removed while the proxy runs; a change takes effect on
 // the data that arrives after it, on existing connections too, and removing a
@@ -15,7 +17,11 @@
 // goroutine that releases each one at its arrival time plus the delay, so
 // reading goes on while earlier chunks wait. The plain user-space loop, not
 // io.Copy with splice, is used because it lets faults reach existing
-// connections and measured faster than splice on loopback. A client whose
+// connections and measured faster than splice on loopback. While a stream
+// fault is added, each chunk read is first passed through the stream faults'
+// rules (stream.go), which may split it, pace it, hold it until the fault
+// set changes, or end the connection; with none added that step is one
+// atomic load. A client whose
 // upstream cannot be reached is reset, as it would be by a refused
 // connection.
 //
@@ -108,7 +114,7 @@ func New(upstream string, opts ...Option) *Proxy {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{upstream: upstream, cfg: cfg, ctx: ctx, cancel: cancel, sessions: map[*session]struct{}{}}
-	p.faults.Store(&faultSet{})
+	p.faults.Store(newFaultSet(nil, 0))
 	return p
 }
 
@@ -164,19 +170,40 @@ func (p *Proxy) Apply(f Fault) (remove func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("netfault: proxy to %s: %w", p.upstream, err)
 	}
-	p.faultMu.Lock()
-	p.faults.Store(p.faults.Load().with(a))
-	p.faultMu.Unlock()
+	p.change(func(s *faultSet) *faultSet { return s.with(a) })
 	p.cfg.log.Info("netfault: fault added", "upstream", p.upstream, "fault", f)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			p.faultMu.Lock()
-			p.faults.Store(p.faults.Load().without(a))
-			p.faultMu.Unlock()
+			p.change(func(s *faultSet) *faultSet { return s.without(a) })
 			p.cfg.log.Info("netfault: fault removed", "upstream", p.upstream, "fault", f)
 		})
 	}, nil
+}
+
+// change replaces the fault set with edit's result, wakes connections
+// waiting for a change and, when stream faults are or were in the set, lets
+// every open connection catch up with it (so a reset or a timeout starts at
+// once on existing connections). It does not block on traffic.
+func (p *Proxy) change(edit func(*faultSet) *faultSet) {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
+	old := p.faults.Load()
+	set := edit(old)
+	p.faults.Store(set)
+	close(old.changed)
+	if len(old.stream) == 0 && len(set.stream) == 0 {
+		return
+	}
+	p.mu.Lock()
+	open := make([]*session, 0, len(p.sessions))
+	for s := range p.sessions {
+		open = append(open, s)
+	}
+	p.mu.Unlock()
+	for _, s := range open {
+		s.act(s.refresh(set))
+	}
 }
 
 // Close stops the listener, closes every connection and waits until all the
@@ -217,6 +244,18 @@ func isNil(f Fault) bool {
 	case *Latency:
 		return v == nil
 	case *HTTPError:
+		return v == nil
+	case *Bandwidth:
+		return v == nil
+	case *Loss:
+		return v == nil
+	case *Partition:
+		return v == nil
+	case *Timeout:
+		return v == nil
+	case *LimitData:
+		return v == nil
+	case *Slicer:
 		return v == nil
 	}
 	return false
@@ -283,6 +322,11 @@ type session struct {
 	mu     sync.Mutex
 	up     net.Conn
 	closed bool
+
+	// The state of the stream faults on this connection (stream.go).
+	fmu   sync.Mutex
+	seen  uint64 // generation of the fault set last caught up with
+	conns map[*streamFault]*connFault
 }
 
 func (s *session) serve() {
@@ -293,6 +337,9 @@ func (s *session) serve() {
 	defer log.Debug("netfault: connection closed", "client", s.client.RemoteAddr().String())
 	if s.p.cfg.http {
 		s.serveHTTP()
+		return
+	}
+	if !s.admit() {
 		return
 	}
 	up, err := s.dialUpstream()
@@ -341,6 +388,7 @@ func (s *session) abort() {
 	}
 	s.closed = true
 	close(s.done)
+	s.stopFaults()
 	s.client.Close()
 	if s.up != nil {
 		s.up.Close()

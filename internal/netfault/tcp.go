@@ -84,7 +84,7 @@ func (d *direction) read() {
 	buf := make([]byte, readBufSize)
 	for {
 		n, err := d.src.Read(buf)
-		if n > 0 && !d.forward(buf[:n], time.Now()) {
+		if n > 0 && !d.pass(buf[:n], time.Now()) {
 			return
 		}
 		if errors.Is(err, io.EOF) {

@@ -365,7 +365,9 @@ func (t *Target) provision(ctx context.Context, p *Provider, spec chaoslab.Targe
 		if err != nil {
 			return err
 		}
-		px, err := t.addLink(ctx, DownstreamLink, downstream, true)
+		// A TCP link, so that every network fault applies to it; HTTP
+		// faults go on the ingress link.
+		px, err := t.addLink(ctx, DownstreamLink, downstream, false)
 		if err != nil {
 			return err
 		}

@@ -525,7 +525,7 @@ func TestFollowLogs(t *testing.T) {
 
 	// Requests that fail downstream are logged at level ERROR. FollowLogs
 	// starts from now, so keep provoking until a line shows up.
-	apply(t, tgt, DownstreamLink, chaoslab.LinkFault{Kind: "http_errors", Params: chaoslab.Params{"rate": "1"}})
+	apply(t, tgt, DownstreamLink, chaoslab.LinkFault{Kind: "network_partition", Params: chaoslab.Params{"mode": "refuse", "toxicity": "1"}})
 	waitLine("with ERROR", func(l string) bool { return strings.Contains(l, "ERROR") }, func() {
 		if code, _, _ := request(t, tgt.Endpoint()+"/"); code != http.StatusBadGateway {
 			t.Errorf("GET / with a failing downstream = %d, want 502", code)
