@@ -61,7 +61,7 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 		params   chaoslab.Params
 		check    func(t *testing.T, res *chaoslab.Result)
 	}{
-		// The traffic faults (the first four) run in parallel once the
+		// The traffic faults run in parallel once the
 		// resource faults, which measure the whole machine, are done.
 		{"network_delay", chaoslab.Params{"latency": "100ms"}, func(t *testing.T, res *chaoslab.Result) {
 			base, chaos, rec := med(series(res, "baseline", p50)), med(series(res, "chaos", p50)), med(series(res, "recovery", p50))
@@ -72,6 +72,18 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 			chaos, _ := res.Window("chaos")
 			rec, _ := res.Window("recovery")
 			assert.InDelta(t, 0.5, chaos.ErrRate, 0.2)
+			assert.Zero(t, rec.ErrRate)
+		}},
+		{"network_partition", chaoslab.Params{"mode": "refuse"}, func(t *testing.T, res *chaoslab.Result) {
+			chaos, _ := res.Window("chaos")
+			rec, _ := res.Window("recovery")
+			assert.Greater(t, chaos.ErrRate, 0.9, "the demo cannot reach its dependency")
+			assert.Zero(t, rec.ErrRate)
+		}},
+		{"network_loss", chaoslab.Params{"toxicity": "1"}, func(t *testing.T, res *chaoslab.Result) {
+			chaos, _ := res.Window("chaos")
+			rec, _ := res.Window("recovery")
+			assert.Greater(t, chaos.ErrRate, 0.05, "reset connections fail requests")
 			assert.Zero(t, rec.ErrRate)
 		}},
 		{"process_kill", nil, func(t *testing.T, res *chaoslab.Result) {
@@ -115,7 +127,7 @@ func TestEachFaultShowsInTheMeasurements(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
 			switch c.scenario {
-			case "network_delay", "http_errors", "process_kill", "process_pause":
+			case "network_delay", "http_errors", "network_partition", "network_loss", "process_kill", "process_pause":
 				t.Parallel()
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
