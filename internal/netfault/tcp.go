@@ -12,10 +12,12 @@ import (
 const (
 	// readBufSize is the size of each read from a connection.
 	readBufSize = 64 << 10
-	// maxQueued bounds the bytes a delayed direction holds; a sender that
-	// fills it is slowed down. At 100 ms of latency it allows about
-	// 160 MiB/s.
-	maxQueued = 16 << 20
+	// maxQueued bounds the bytes one delayed direction of a connection
+	// holds, and maxQueuedTotal those of the whole proxy; a sender that
+	// meets either bound is slowed down until its own queue drains. At
+	// 100 ms of latency one direction can carry about 640 MiB/s.
+	maxQueued      = 64 << 20
+	maxQueuedTotal = 256 << 20
 )
 
 // pipe copies both directions between the client and the upstream
@@ -114,7 +116,9 @@ func (d *direction) forward(b []byte, now time.Time) bool {
 		}
 		return true
 	}
-	for d.bytes > 0 && d.bytes+len(b) > maxQueued {
+	// Waiting needs bytes of our own in the queue: their draining is what
+	// wakes us, so one chunk per direction always gets through.
+	for d.bytes > 0 && (d.bytes+len(b) > maxQueued || d.s.p.queued.Load()+int64(len(b)) > maxQueuedTotal) {
 		d.mu.Unlock()
 		select {
 		case <-d.space:
