@@ -44,8 +44,10 @@ Usage:
                                            of latency on its dependency
   chaoslab scenarios                       list the fault scenarios
   chaoslab validate FILE                   check an experiment file (- for stdin)
+  chaoslab proxy --upstream ADDR [--fault NAME:key=value,...]
+                                           a standalone fault proxy until Ctrl-C
 
-Run 'chaoslab run -h' for the flags of run.
+Run 'chaoslab run -h' or 'chaoslab proxy -h' for their flags.
 
 Exit codes: 0 the hypothesis held, 1 it was violated or the run could not
 tell, 2 bad input or an error, 130 interrupted (faults reverted first).
@@ -63,11 +65,13 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return c.scenarios(args[1:])
 	case "validate":
 		return c.validate(args[1:])
+	case "proxy":
+		return c.proxy(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usage)
 		return exitPass
 	default:
-		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate\n", args[0])
+		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate, proxy\n", args[0])
 		return exitError
 	}
 }
