@@ -122,7 +122,6 @@ type fault struct {
 	stall       bool
 	lag         time.Duration // how long failures last after Undo
 	window      time.Duration
-	windowed    bool
 	panicInject bool
 	panicUndo   bool
 	undoErr     error

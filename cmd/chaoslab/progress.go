@@ -55,10 +55,8 @@ func (p *progress) observe(e chaoslab.Event) {
 		_ = p.bar.Set(int(e.Percent))
 		return
 	}
-	switch {
-	case e.Point != nil:
-		fmt.Fprintf(p.w, "%s %5.1f%% %-12s %s\n", e.Time.Format("15:04:05"), e.Percent, e.Phase, e.Message)
-	case e.Phase != p.last || e.Message != "":
+	// A line per measured interval, per phase change and per message.
+	if e.Point != nil || e.Phase != p.last || e.Message != "" {
 		fmt.Fprintf(p.w, "%s %5.1f%% %-12s %s\n", e.Time.Format("15:04:05"), e.Percent, e.Phase, e.Message)
 	}
 	p.last = e.Phase

@@ -237,7 +237,8 @@ func TestRenderDoesNotMutate(t *testing.T) {
 
 func TestRenderDeterministic(t *testing.T) {
 	r := analysed(t, analyzertest.NetworkDelay())
-	if render(t, r) != render(t, r) {
+	first, second := render(t, r), render(t, r)
+	if first != second {
 		t.Error("two renders of the same result differ")
 	}
 }
