@@ -90,14 +90,15 @@ type metricInfo struct {
 	higher     bool   // higher is better
 	ref        string // contestant of its reference line, if any
 	refName    string
+	bareName   string // name of the bare Go forwarder's reference line, if any
 }
 
 var metrics = []metricInfo{
-	{name: "bulk_idle_mibps", unit: "MiB/s", higher: true, ref: "direct", refName: "bulk_direct_mibps"},
-	{name: "bulk_idle_of_direct", unit: "fraction of direct throughput", higher: true},
-	{name: "rtt_added_p50_us", unit: "µs over direct", ref: "direct", refName: "rtt_direct_p50_us"},
-	{name: "rtt_added_p99_us", unit: "µs over direct", ref: "direct", refName: "rtt_direct_p99_us"},
-	{name: "connect_rtt_p50_us", unit: "µs, dial + one 64-byte round trip", ref: "direct", refName: "connect_rtt_direct_p50_us"},
+	{name: "bulk_idle_mibps", unit: "MiB/s", higher: true, ref: "direct", refName: "bulk_direct_mibps", bareName: "bulk_bare_go_mibps"},
+	{name: "bulk_idle_of_direct", unit: "fraction of direct throughput", higher: true, bareName: "bulk_bare_go_of_direct"},
+	{name: "rtt_added_p50_us", unit: "µs over direct", ref: "direct", refName: "rtt_direct_p50_us", bareName: "rtt_bare_go_added_p50_us"},
+	{name: "rtt_added_p99_us", unit: "µs over direct", ref: "direct", refName: "rtt_direct_p99_us", bareName: "rtt_bare_go_added_p99_us"},
+	{name: "connect_rtt_p50_us", unit: "µs, dial + one 64-byte round trip", ref: "direct", refName: "connect_rtt_direct_p50_us", bareName: "connect_rtt_bare_go_p50_us"},
 	{name: "latency_overshoot_p50_ms", unit: "ms of round trip beyond the latency fault", ref: "timer", refName: "timer_overshoot_p50_ms"},
 	{name: "latency_overshoot_p99_ms", unit: "ms of round trip beyond the latency fault", ref: "timer", refName: "timer_overshoot_p99_ms"},
 	{name: "bulk_latency_mibps", unit: "MiB/s under the latency fault", higher: true},
@@ -120,6 +121,17 @@ func run(ctx context.Context, w io.Writer, o options) error {
 
 	echoAddr := map[string]string{"direct": echoSrv.Addr()}
 	sourceAddr := map[string]string{"direct": sourceSrv.Addr()}
+	for _, x := range []struct {
+		upstream string
+		addrs    map[string]string
+	}{{echoSrv.Addr(), echoAddr}, {sourceSrv.Addr(), sourceAddr}} {
+		f, err := startServer(forward(x.upstream))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		x.addrs[bare] = f.Addr()
+	}
 	for _, impl := range impls {
 		for _, x := range []struct {
 			upstream string
@@ -140,7 +152,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		withDirect := rotate(append([]string{"direct"}, impls...), r)
+		withDirect := rotate(append([]string{"direct", bare}, impls...), r)
 		only := rotate(impls, r)
 		fmt.Fprintf(os.Stderr, "bench: run %d/%d (%s elapsed)\n", r+1, o.repeat, time.Since(start).Round(time.Second))
 
@@ -154,8 +166,8 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			bulkRun[who] = v
 			res.add("bulk_idle_mibps", who, v)
 		}
-		for _, impl := range impls {
-			res.add("bulk_idle_of_direct", impl, bulkRun[impl]/bulkRun["direct"])
+		for _, who := range append([]string{bare}, impls...) {
+			res.add("bulk_idle_of_direct", who, bulkRun[who]/bulkRun["direct"])
 		}
 
 		p50, p99 := map[string]float64{}, map[string]float64{}
@@ -169,9 +181,9 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		}
 		res.add("rtt_added_p50_us", "direct", p50["direct"])
 		res.add("rtt_added_p99_us", "direct", p99["direct"])
-		for _, impl := range impls {
-			res.add("rtt_added_p50_us", impl, p50[impl]-p50["direct"])
-			res.add("rtt_added_p99_us", impl, p99[impl]-p99["direct"])
+		for _, who := range append([]string{bare}, impls...) {
+			res.add("rtt_added_p50_us", who, p50[who]-p50["direct"])
+			res.add("rtt_added_p99_us", who, p99[who]-p99["direct"])
 		}
 
 		for _, who := range withDirect {
@@ -245,6 +257,9 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		fmt.Fprintf(w, "metric=%s chaoslab=%s toxiproxy=%s ratio=%s\n", m.name, num(c), num(t), num(c/t))
 		if m.ref != "" {
 			fmt.Fprintf(w, "metric=%s reference=%s\n", m.refName, num(res.med(m.name, m.ref)))
+		}
+		if m.bareName != "" {
+			fmt.Fprintf(w, "metric=%s reference=%s\n", m.bareName, num(res.med(m.name, bare)))
 		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: done in %s\n", time.Since(start).Round(time.Second))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 )
@@ -94,5 +95,31 @@ func source(c net.Conn) {
 		if _, err := c.Write(buf); err != nil {
 			return
 		}
+	}
+}
+
+// bare names the reference forwarder: the least a Go TCP proxy does (see
+// forward).
+const bare = "bare"
+
+// forward returns a handler that forwards a connection to upstream with
+// two io.Copy calls (splice on Linux) and nothing else: no faults, no
+// bookkeeping. It is the floor a Go proxy can reach on this machine.
+func forward(upstream string) func(net.Conn) {
+	return func(c net.Conn) {
+		u, err := net.Dial("tcp", upstream)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			io.Copy(u, c)
+			u.(*net.TCPConn).CloseWrite()
+		}()
+		io.Copy(c, u)
+		c.(*net.TCPConn).CloseWrite()
+		<-done
 	}
 }

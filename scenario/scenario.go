@@ -24,6 +24,7 @@ import (
 var builtins = []chaoslab.Scenario{
 	networkDelay,
 	httpErrors,
+	httpDelay,
 	bandwidthLimit,
 	networkLoss,
 	networkPartition,

@@ -18,7 +18,7 @@ import (
 )
 
 func TestBuiltinsAreRegistered(t *testing.T) {
-	want := []string{"network_delay", "http_errors", "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer", "process_kill", "process_pause", "cpu_stress", "memory_pressure", "disk_fill"}
+	want := []string{"network_delay", "http_errors", "http_delay", "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer", "process_kill", "process_pause", "cpu_stress", "memory_pressure", "disk_fill"}
 	for _, name := range want {
 		s, ok := chaoslab.LookupScenario(name)
 		require.True(t, ok, name)
@@ -31,6 +31,8 @@ func TestBuiltinsAreRegistered(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "latency=200ms jitter=0s direction=upstream [link]", scenario.Describe(mustScenario(t, "network_delay")))
+	assert.Equal(t, "delay=200ms jitter=0s rate=1 [method] [path_prefix] [link]", scenario.Describe(mustScenario(t, "http_delay")))
+	assert.Equal(t, "rate=0.5 status=503 abort=false [method] [path_prefix] [link]", scenario.Describe(mustScenario(t, "http_errors")))
 }
 
 func mustScenario(t *testing.T, name string) chaoslab.Scenario {
@@ -107,7 +109,9 @@ func TestScenariosActThroughCapabilities(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = inject(t, "network_delay", chaoslab.Params{"link": "ingress"}, c)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"downstream:network_delay:150ms", "ingress:http_errors:30%", "ingress:network_delay:200ms"}, c.applied)
+	_, _, err = inject(t, "http_delay", chaoslab.Params{"rate": "20%"}, c)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"downstream:network_delay:150ms", "ingress:http_errors:30%", "ingress:network_delay:200ms", "ingress:http_delay:20%"}, c.applied)
 	_, _, err = inject(t, "network_delay", chaoslab.Params{"link": "db"}, c)
 	assert.ErrorIs(t, err, chaoslab.ErrUnsupported)
 

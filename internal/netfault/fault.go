@@ -2,13 +2,14 @@ package netfault
 
 import (
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"time"
 )
 
 // A Fault is a disruption a Proxy applies to the traffic it forwards. The
-// set of faults is closed: Latency, HTTPError, Bandwidth, Loss, Partition,
-// Timeout, LimitData and Slicer (values or pointers).
+// set of faults is closed: Latency, HTTPError, HTTPDelay, Bandwidth, Loss,
+// Partition, Timeout, LimitData and Slicer (values or pointers).
 type Fault interface {
 	// Kind is the scenario name the fault implements, such as
 	// "network_delay".
@@ -21,9 +22,10 @@ type Fault interface {
 // active is a fault added to a proxy, with its random source. Exactly one
 // field is set.
 type active struct {
-	latency *latencyState
-	httpErr *httpErrorState
-	stream  *streamFault
+	latency   *latencyState
+	httpErr   *httpErrorState
+	httpDelay *httpDelayState
+	stream    *streamFault
 }
 
 // faultSet is an immutable snapshot of a proxy's faults; changes replace the
@@ -71,15 +73,29 @@ func (s *faultSet) delay(dir Direction) (d time.Duration, delayed bool) {
 	return d, delayed
 }
 
-// httpError returns the first HTTP error fault that fires for a request, or
-// nil.
-func (s *faultSet) httpError() *httpErrorState {
+// httpError returns the first HTTP error fault that matches req and fires
+// for it, or nil. The faults after it, and those req does not match, draw
+// nothing.
+func (s *faultSet) httpError(req *http.Request) *httpErrorState {
 	for _, a := range s.all {
-		if h := a.httpErr; h != nil && h.fires() {
+		if h := a.httpErr; h != nil && h.fires(req) {
 			return h
 		}
 	}
 	return nil
+}
+
+// httpDelay returns the summed delay the HTTP delay faults give the
+// response to req; each matching fault draws for it.
+func (s *faultSet) httpDelay(req *http.Request) time.Duration {
+	var d time.Duration
+	for _, a := range s.all {
+		if h := a.httpDelay; h != nil {
+			x, _ := h.sample(req)
+			d += x
+		}
+	}
+	return d
 }
 
 // defaultSeed replaces a zero Seed so that unseeded faults replay too.

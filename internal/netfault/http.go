@@ -27,11 +27,13 @@ const (
 
 // serveHTTP proxies HTTP/1.x requests from the client connection, one at a
 // time, over one upstream connection made when the first request is
-// forwarded. Injected errors are answered without touching upstream. The
-// upstream connection ends when the client connection does, and while the
-// client connection is idle between requests an upstream close is passed on
-// to it, as a TCP proxy would pass on the FIN. When the proxy itself ends
-// the client connection it closes lingeringly (closeLingering).
+// forwarded. Injected errors are answered, and aborts reset the client
+// connection, without touching upstream; HTTPDelay holds a response (or an
+// injected answer) before it is written back. The upstream connection ends
+// when the client connection does, and while the client connection is idle
+// between requests an upstream close is passed on to it, as a TCP proxy
+// would pass on the FIN. When the proxy itself ends the client connection
+// it closes lingeringly (closeLingering), except after an abort.
 //
 // Limits of this version: a client that disconnects while a request is
 // upstream is noticed when the response is written back; requests are
@@ -72,11 +74,20 @@ func (s *session) serveHTTP() {
 		if upstreamGone {
 			ur = nil // the request reached no one yet: use a new connection
 		}
+		// The response's HTTPDelay is drawn as the request arrives, so
+		// that draws follow arrival order.
+		hold := s.p.faults.Load().httpDelay(req)
 		if d, _ := s.p.faults.Load().delay(Upstream); !s.wait(d) {
 			return
 		}
 		expect := strings.EqualFold(req.Header.Get("Expect"), "100-continue")
-		if h := s.p.faults.Load().httpError(); h != nil {
+		if h := s.p.faults.Load().httpError(req); h != nil {
+			if h.f.Abort {
+				if d, _ := s.p.faults.Load().delay(Downstream); s.wait(d + hold) {
+					s.resetClient()
+				}
+				return
+			}
 			// With Expect: 100-continue the client may or may not send
 			// the body now: answer and close rather than guess.
 			if !expect {
@@ -85,7 +96,7 @@ func (s *session) serveHTTP() {
 				}
 			}
 			closeConn := req.Close || expect
-			if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d) {
+			if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d + hold) {
 				return
 			}
 			resp := ownResponse(req, h.f.status(), closeConn, injectedBody)
@@ -121,7 +132,7 @@ func (s *session) serveHTTP() {
 			return
 		}
 		ur = newUR
-		if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d) {
+		if d, _ := s.p.faults.Load().delay(Downstream); !s.wait(d + hold) {
 			resp.Body.Close()
 			return
 		}
@@ -216,6 +227,16 @@ func (w *idleWatch) stop() (gone bool) {
 		w.s.client.SetReadDeadline(time.Time{})
 	}
 	return w.gone
+}
+
+// resetClient makes the session end the client connection with a TCP
+// reset rather than a FIN when it closes it, which serve does once
+// serveHTTP returns. What the proxy wrote before has been flushed; the
+// reset may still discard it if the client has not read it yet.
+func (s *session) resetClient() {
+	if c, ok := s.client.(interface{ SetLinger(sec int) error }); ok {
+		c.SetLinger(0)
+	}
 }
 
 // closeLingering sends the client a FIN, then reads and discards what the

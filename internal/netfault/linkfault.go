@@ -16,7 +16,13 @@ import (
 //     0 or absent), direction ("upstream", "downstream" or "both"; default
 //     upstream) → Latency.
 //   - "http_errors": params rate (fraction such as 0.5 or 50%), status (HTTP
-//     status, default 503) → HTTPError.
+//     status, default 503), abort ("true" or "false", default false) →
+//     HTTPError.
+//   - "http_delay": params delay (duration), jitter (duration, may be 0 or
+//     absent), rate (fraction, default 1) → HTTPDelay.
+//
+// Both HTTP faults also take method (such as GET; default any) and
+// path_prefix (such as /api/; default any), which set their HTTPMatch.
 //
 // The stream faults take toxicity (fraction of connections, default 1) and
 // direction (default given below) besides their own params; sizes are such
@@ -68,7 +74,35 @@ func FromLinkFault(lf chaoslab.LinkFault) (Fault, error) {
 				return nil, invalid(lf.Kind, fmt.Errorf("status: %q must be an HTTP status from 200 to 599", s))
 			}
 		}
-		return HTTPError{Rate: p.Float("rate"), Status: status, Seed: lf.Seed}, nil
+		abort, err := choice(p, "abort", "false", "true")
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		m, err := httpMatch(p)
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		return HTTPError{Rate: p.Float("rate"), Status: status, Abort: abort == 1, HTTPMatch: m, Seed: lf.Seed}, nil
+	case "http_delay":
+		d, err := duration(p, "delay", true)
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		jit, err := duration(p, "jitter", false)
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		rate := 1.0
+		if v, ok := p["rate"]; ok {
+			if rate, err = chaoslab.ParseFraction(v); err != nil {
+				return nil, invalid(lf.Kind, fmt.Errorf("rate: %q %w", v, err))
+			}
+		}
+		m, err := httpMatch(p)
+		if err != nil {
+			return nil, invalid(lf.Kind, err)
+		}
+		return HTTPDelay{Rate: rate, Delay: d, Jitter: jit, HTTPMatch: m, Seed: lf.Seed}, nil
 	case "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer":
 		f, err := streamFromLinkFault(lf)
 		if err != nil {
@@ -77,6 +111,12 @@ func FromLinkFault(lf chaoslab.LinkFault) (Fault, error) {
 		return f, nil
 	}
 	return nil, fmt.Errorf("netfault: link fault %q: %w", lf.Kind, chaoslab.ErrUnsupported)
+}
+
+// httpMatch reads the method and path_prefix parameters of an HTTP fault.
+func httpMatch(p chaoslab.Params) (HTTPMatch, error) {
+	m := HTTPMatch{Method: p["method"], PathPrefix: p["path_prefix"]}
+	return m, m.check()
 }
 
 // duration reads a duration parameter of 0 or more.

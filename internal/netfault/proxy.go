@@ -9,33 +9,37 @@
 // the data that arrives after it, on existing connections too, and removing a
 // fault never closes a connection by itself.
 //
-// In TCP mode each direction of a connection is copied by a read loop with a
-// 64 KiB buffer. While no fault acts on a direction the loop writes every
-// chunk straight to the other side; the fault set is checked after each read,
-// so a keep-alive connection sees a fault added later. While a latency fault
-// acts on a direction, chunks go through a bounded queue to a writer
-// goroutine that releases each one at its arrival time plus the delay, so
-// reading goes on while earlier chunks wait. The plain user-space loop, not
-// io.Copy with splice, is used because it lets faults reach existing
-// connections and measured faster than splice on loopback. While a stream
-// fault is added, each chunk read is first passed through the stream faults'
-// rules (stream.go), which may split it, pace it, hold it until the fault
-// set changes, or end the connection; with none added that step is one
-// atomic load. A client whose
-// upstream cannot be reached is reset, as it would be by a refused
+// In TCP mode each direction of a connection has a loop that waits for data
+// without holding a buffer, so an idle connection costs two parked
+// goroutines and no buffer. While no fault acts on a direction, the loop
+// moves what arrives straight to the other side: on Linux with splice(2)
+// through a pooled kernel pipe (no copy through user space; small
+// request-response exchanges use read and write, which is cheaper for
+// them), elsewhere through a pooled buffer. The fault set is checked each
+// time data arrives, so a connection sees a fault added later at its next
+// byte. While a latency fault acts on a direction, chunks go through a
+// bounded queue to a writer goroutine, started on the first queued chunk,
+// that releases each one at its arrival time plus the delay (slept
+// precisely: see sleepUntil), so reading goes on while earlier chunks
+// wait. While a stream fault is added, each chunk read is first passed
+// through the stream faults' rules (stream.go), which may split it, pace
+// it, hold it until the fault set changes, or end the connection. A client
+// whose upstream cannot be reached is reset, as it would be by a refused
 // connection.
 //
 // In HTTP mode (WithHTTP) the proxy reads one HTTP/1.x request at a time
 // from each client connection (request headers up to 1 MiB; larger ones are
-// answered 431), answers it itself when an HTTPError fires, and otherwise
-// forwards it over an upstream connection of its own for that client
-// connection and writes the response back. Latency delays whole requests
-// and responses there. When upstream closes an idle connection, the client
-// connection is closed too, as a TCP proxy would. Connections the proxy
-// ends itself, after an answer of its own such as 502, are closed
-// lingeringly, so that a client still sending a body reads the answer
-// rather than a connection reset. A 101 Switching Protocols response turns
-// the connection into a TCP tunnel.
+// answered 431), answers it itself when an HTTPError fires (or, with
+// Abort, resets the client connection), and otherwise forwards it over an
+// upstream connection of its own for that client connection and writes the
+// response back. Latency delays whole requests and responses there, and
+// HTTPDelay the responses to some requests. HTTP faults act on the requests
+// their HTTPMatch (method, path prefix) matches. When upstream closes an
+// idle connection, the client connection is closed too, as a TCP proxy
+// would. Connections the proxy ends itself, after an answer of its own
+// such as 502, are closed lingeringly, so that a client still sending a
+// body reads the answer rather than a connection reset. A 101 Switching
+// Protocols response turns the connection into a TCP tunnel.
 package netfault
 
 import (
@@ -63,6 +67,10 @@ type Proxy struct {
 	// queued counts the bytes held in the delay queues of all connections;
 	// Close reports how many it dropped.
 	queued atomic.Int64
+
+	bufs  sync.Pool     // *[]byte read buffers of readBufSize
+	pipes pipePool      // kernel pipes for splice (Linux)
+	fine  chan struct{} // tokens for precise sleeps (sleepUntil)
 
 	ctx    context.Context // cancelled by Close; bounds upstream dials
 	cancel context.CancelFunc
@@ -113,7 +121,8 @@ func New(upstream string, opts ...Option) *Proxy {
 		o(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Proxy{upstream: upstream, cfg: cfg, ctx: ctx, cancel: cancel, sessions: map[*session]struct{}{}}
+	p := &Proxy{upstream: upstream, cfg: cfg, ctx: ctx, cancel: cancel, sessions: map[*session]struct{}{},
+		fine: make(chan struct{}, maxFineSleepers)}
 	p.faults.Store(newFaultSet(nil, 0))
 	return p
 }
@@ -233,6 +242,7 @@ func (p *Proxy) Close() error {
 		s.abort()
 	}
 	p.wg.Wait()
+	p.pipes.close()
 	p.cfg.log.Info("netfault: proxy closed", "upstream", p.upstream, "delayed_bytes_dropped", dropped)
 	return p.closeErr
 }
@@ -244,6 +254,8 @@ func isNil(f Fault) bool {
 	case *Latency:
 		return v == nil
 	case *HTTPError:
+		return v == nil
+	case *HTTPDelay:
 		return v == nil
 	case *Bandwidth:
 		return v == nil

@@ -264,13 +264,22 @@ func (s *session) next(set *faultSet, dir Direction, n int, first bool) piece {
 	return p
 }
 
-// pass forwards b, read at now, through the stream faults; it reports
-// whether the connection is still open.
-func (d *direction) pass(b []byte, now time.Time) bool {
+// pass forwards b, read at now into own (a pooled buffer, or nil), through
+// the stream faults; it reports whether the connection is still open. It
+// gives own back to the pool unless the delay queue keeps it.
+func (d *direction) pass(b []byte, own *[]byte, now time.Time) bool {
+	kept := false
+	defer func() {
+		if !kept {
+			d.s.p.putBuf(own)
+		}
+	}()
 	for first := true; len(b) > 0; first = false {
 		set := d.s.p.faults.Load()
 		if len(set.stream) == 0 {
-			return d.forward(b, now)
+			open, k := d.forward(b, own, now)
+			kept = k
+			return open
 		}
 		p := d.s.next(set, d.dir, len(b), first)
 		switch p.before {
@@ -292,7 +301,13 @@ func (d *direction) pass(b []byte, now time.Time) bool {
 			}
 			now = time.Now()
 		}
-		if !d.forward(b[:p.n], now) {
+		var keep *[]byte
+		if p.n == len(b) {
+			keep = own // the last piece: the queue may keep the buffer
+		}
+		open, k := d.forward(b[:p.n], keep, now)
+		kept = kept || k
+		if !open {
 			return false
 		}
 		b = b[p.n:]
