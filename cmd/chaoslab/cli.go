@@ -46,6 +46,8 @@ Usage:
   chaoslab validate FILE                   check an experiment file (- for stdin)
   chaoslab proxy --upstream ADDR [--fault NAME:key=value,...]
                                            a standalone fault proxy until Ctrl-C
+  chaoslab proxy --api ADDR                Toxiproxy's HTTP API (its usual ADDR is
+                                           127.0.0.1:8474), for Toxiproxy clients
 
 Run 'chaoslab run -h' or 'chaoslab proxy -h' for their flags.
 
