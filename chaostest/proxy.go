@@ -22,7 +22,7 @@ type proxyConfig struct {
 // ProxyOption configures Proxy.
 type ProxyOption func(*proxyConfig)
 
-// HTTP makes the proxy parse HTTP/1.1, so that HTTP faults (http_errors)
+// HTTP makes the proxy parse HTTP/1.1, so that HTTP faults (http_errors, http_delay)
 // apply; the default is plain TCP.
 func HTTP() ProxyOption { return func(c *proxyConfig) { c.http = true } }
 

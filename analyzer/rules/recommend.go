@@ -106,12 +106,12 @@ type link struct {
 }
 
 // faultLink names the link from the fault's link parameter. Without one,
-// http_errors acts on the target's ingress; other faults may act on a
+// the HTTP faults act on the target's ingress; other faults may act on a
 // dependency or, when the target has none, on its ingress, so they are
 // named neutrally.
 func faultLink(scenario string, p chaoslab.Params) link {
 	switch v := p["link"]; {
-	case v == "ingress" || (v == "" && scenario == "http_errors"):
+	case v == "ingress" || (v == "" && (scenario == "http_errors" || scenario == "http_delay")):
 		return link{on: "on the target's ingress", calls: "calls to the target", peer: "the target", ingress: true}
 	case v == "":
 		return link{on: "on the link the fault acted on", calls: "calls over that link", peer: "the far side of that link"}
@@ -161,8 +161,11 @@ func (a *Analyzer) forScenario(f *facts, scenario string) []string {
 	errorsRose := f.chaos.ok && f.chaos.errors > 0 && f.chaos.errRate > f.base.errRate
 
 	switch scenario {
-	case "network_delay":
+	case "network_delay", "http_delay":
 		lat := p["latency"]
+		if scenario == "http_delay" {
+			lat = p["delay"]
+		}
 		if lat == "" {
 			lat = "the added latency"
 		}

@@ -154,6 +154,7 @@ func TestRecommendations(t *testing.T) {
 	}{
 		{"network_delay p99 breach", failing(), []string{"timeouts and propagate deadlines", "calls to db", "100 ms p99 budget", "hedge", "cache", "circuit breaker", "1 request failed"}},
 		{"network_delay held", withScenario(holding(), "network_delay", chaoslab.Params{"latency": "50ms", "link": "db"}), []string{"kept within its tolerances under 50ms of latency on db (p99 latency went from 14 ms to 31 ms and the error rate stayed at 0 %)"}},
+		{"http_delay held", withScenario(holding(), "http_delay", chaoslab.Params{"delay": "80ms"}), []string{"kept within its tolerances under 80ms of latency on the target's ingress"}},
 		{"http_errors", withScenario(failing(), "http_errors", chaoslab.Params{"link": "payments", "rate": "20%"}), []string{"backoff and jitter", "idempotent", "circuit breaker", "payments"}},
 		{"http_errors held", holding(), []string{"kept within its tolerances under errors on 5 % of requests from payments"}},
 		{"http_errors at the ingress", withScenario(failing(), "http_errors", chaoslab.Params{"rate": "0.5"}), []string{

@@ -26,7 +26,7 @@ func (c *cli) proxy(ctx context.Context, args []string) int {
 	fs.SetOutput(c.stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback unless told otherwise; port 0 picks one)")
 	upstream := fs.String("upstream", "", "host:port the proxy forwards to (required without --api)")
-	httpMode := fs.Bool("http", false, "parse HTTP/1.1, so that http_errors applies (stream faults then do not)")
+	httpMode := fs.Bool("http", false, "parse HTTP/1.1, so that http_errors and http_delay apply (stream faults then do not)")
 	seed := fs.Int64("seed", 1, "random seed of the faults")
 	api := fs.String("api", "", "serve Toxiproxy's HTTP API on `ADDR`, such as "+toxiproxyapi.DefaultAddr+
 		" (Toxiproxy's usual one; port 0 picks one; loopback unless a host says otherwise), so that Toxiproxy clients create proxies and add toxics; off by default")
