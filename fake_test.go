@@ -73,6 +73,9 @@ type fakeTarget struct {
 	closed       atomic.Bool
 	closeOnce    sync.Once
 	panicOnClose bool
+	// shortUntil (Unix nanoseconds) makes the target a fleet of 3
+	// instances, one of them not healthy until then.
+	shortUntil atomic.Int64
 }
 
 func (t *fakeTarget) serve(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +115,14 @@ func (t *fakeTarget) close(ctx context.Context) {
 }
 
 func (t *fakeTarget) Sample(ctx context.Context) (chaoslab.Sample, error) {
-	return chaoslab.Sample{CPUPercent: 12, MemoryBytes: 30 << 20}, nil
+	s := chaoslab.Sample{CPUPercent: 12, MemoryBytes: 30 << 20}
+	if until := t.shortUntil.Load(); until != 0 {
+		s.DesiredCapacity, s.HealthyCapacity = 3, 3
+		if time.Now().UnixNano() < until {
+			s.HealthyCapacity = 2
+		}
+	}
+	return s, nil
 }
 
 // fault is a configurable fake injector that records its calls.

@@ -58,10 +58,15 @@ func throughput(w WindowStats) float64 {
 	return round(float64(w.Requests-w.Errors)/secs, 2)
 }
 
-// holds reports whether the hypothesis holds over one interval.
+// holds reports whether the hypothesis holds over one interval: no probe
+// failed, a fleet target had all its desired instances healthy, and with
+// load on, the interval's requests kept within the tolerances.
 func (h Hypothesis) holds(iv *interval, loadOn bool) bool {
 	if len(iv.probeFails) > 0 {
 		return false
+	}
+	if c := iv.sample; c.DesiredCapacity > 0 && c.HealthyCapacity < c.DesiredCapacity {
+		return false // a fleet is short of healthy instances
 	}
 	if !loadOn {
 		return true

@@ -238,18 +238,20 @@ func latencies(h *hdrhistogram.Histogram) Latencies {
 func (iv *interval) point() Point {
 	secs := iv.duration().Seconds()
 	p := Point{
-		T:              iv.end,
-		Window:         iv.window,
-		Requests:       iv.requests,
-		Errors:         iv.errors,
-		Latency:        latencies(iv.hist),
-		CPUPercent:     round(iv.sample.CPUPercent, 1),
-		MemoryMB:       round(mb(iv.sample.MemoryBytes), 1),
-		HostCPUPercent: round(iv.sample.HostCPUPercent, 1),
-		HostMemoryMB:   round(mb(iv.sample.HostMemoryBytes), 1),
-		DiskUsedMB:     round(mb(iv.sample.DiskUsedBytes), 1),
-		ProbeFailures:  iv.probeFails,
-		LogErrors:      iv.logErrors,
+		T:               iv.end,
+		Window:          iv.window,
+		Requests:        iv.requests,
+		Errors:          iv.errors,
+		Latency:         latencies(iv.hist),
+		CPUPercent:      round(iv.sample.CPUPercent, 1),
+		MemoryMB:        round(mb(iv.sample.MemoryBytes), 1),
+		HostCPUPercent:  round(iv.sample.HostCPUPercent, 1),
+		HostMemoryMB:    round(mb(iv.sample.HostMemoryBytes), 1),
+		DiskUsedMB:      round(mb(iv.sample.DiskUsedBytes), 1),
+		DesiredCapacity: iv.sample.DesiredCapacity,
+		HealthyCapacity: iv.sample.HealthyCapacity,
+		ProbeFailures:   iv.probeFails,
+		LogErrors:       iv.logErrors,
 	}
 	if secs > 0 {
 		p.RPS = round(float64(iv.requests)/secs, 2)

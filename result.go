@@ -147,6 +147,10 @@ type Point struct {
 	HostCPUPercent float64 `json:"host_cpu_percent"`
 	HostMemoryMB   float64 `json:"host_memory_mb"`
 	DiskUsedMB     float64 `json:"disk_used_mb"`
+	// DesiredCapacity and HealthyCapacity are a fleet's instances: those
+	// it should run and those in service and healthy (see Fleet).
+	DesiredCapacity int `json:"desired_capacity,omitempty"`
+	HealthyCapacity int `json:"healthy_capacity,omitempty"`
 	// Probes lists the probes that failed in the interval.
 	ProbeFailures []string `json:"probe_failures,omitempty"`
 	// LogErrors counts error lines the target logged in the interval.

@@ -141,6 +141,34 @@ func TestInstantFaultIsRevertedAtOnce(t *testing.T) {
 	assert.Less(t, *res.Recovery.Seconds, 1.0)
 }
 
+// terminateOne is an instant fault that leaves a fleet one instance short
+// for a while, as terminating an instance of an Auto Scaling group does.
+type terminateOne struct{ short time.Duration }
+
+func (f terminateOne) Window() time.Duration { return 0 }
+
+func (f terminateOne) Inject(ctx context.Context, tg chaoslab.Target) (chaoslab.Undo, error) {
+	tg.(*fakeTarget).shortUntil.Store(time.Now().Add(f.short).UnixNano())
+	return func(context.Context) error { return nil }, nil
+}
+
+func TestFleetRecoversWhenBackToDesiredCapacity(t *testing.T) {
+	exp := quick(chaoslab.Fault{Scenario: "terminate", Injector: terminateOne{short: 700 * time.Millisecond}})
+	exp.StableWindow = 300 * time.Millisecond
+	res, err := chaoslab.New(chaoslab.WithProvider(&fakeProvider{})).Run(context.Background(), exp)
+	require.NoError(t, err)
+	require.True(t, res.Recovery.Recovered, res.Reason)
+	// Requests never failed: only the capacity tells the recovery, one
+	// 100 ms interval late at most.
+	assert.GreaterOrEqual(t, *res.Recovery.Seconds, 0.6)
+	assert.Less(t, *res.Recovery.Seconds, 1.2)
+	var short bool
+	for _, p := range res.Series {
+		short = short || (p.DesiredCapacity == 3 && p.HealthyCapacity == 2)
+	}
+	assert.True(t, short, "the series shows the missing instance")
+}
+
 func TestCascadeRevertsLastInFirstOut(t *testing.T) {
 	log := &callLog{}
 	a := &fault{name: "a", log: log}

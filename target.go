@@ -26,7 +26,8 @@ type Provider interface {
 // calls it on a fresh context with a deadline.
 //
 // A Target may have optional capabilities, found with type assertions the way
-// io.WriterTo is: Signaler, Router, Sampler, Stressor, LogSource, Execer.
+// io.WriterTo is: Signaler, Router, Sampler, Stressor, LogSource, Execer,
+// Fleet.
 // An Injector that needs a capability the target lacks returns an error that
 // wraps ErrUnsupported.
 type Target interface {
@@ -94,6 +95,10 @@ type Sample struct {
 	// DiskUsedBytes is the space in use on the file system of the
 	// target's working directory.
 	DiskUsedBytes uint64
+	// DesiredCapacity and HealthyCapacity are, for a Fleet, the number of
+	// instances it should run and the number in service and healthy.
+	// DesiredCapacity 0 means the target is not a fleet.
+	DesiredCapacity, HealthyCapacity int
 }
 
 // Stressor is a Target that can put resource pressure on the machine it
@@ -122,6 +127,31 @@ type Stress struct {
 	// Bytes: for StressMemory, how much memory to hold; for StressDisk, how
 	// much to write to the target's working directory.
 	Bytes int64
+}
+
+// Fleet is a Target made of interchangeable instances that a controller
+// keeps at a desired capacity, such as an AWS Auto Scaling group. Its
+// Sampler reports DesiredCapacity and HealthyCapacity.
+type Fleet interface {
+	// Instances lists the fleet's current instances, including those
+	// starting or terminating.
+	Instances(ctx context.Context) ([]Instance, error)
+	// Terminate terminates the instances with the given IDs. With
+	// decrement the desired capacity shrinks by as many, so that they are
+	// not replaced.
+	Terminate(ctx context.Context, ids []string, decrement bool) error
+}
+
+// Instance is one member of a Fleet.
+type Instance struct {
+	ID string `json:"id"`
+	// Zone is the availability zone or similar failure domain.
+	Zone string `json:"zone,omitempty"`
+	// State is the provider's lifecycle state, such as "InService" or
+	// "Pending".
+	State string `json:"state"`
+	// Healthy reports whether the instance is in service and healthy.
+	Healthy bool `json:"healthy"`
 }
 
 // LogSource is a Target whose log lines can be followed.
