@@ -21,6 +21,7 @@ type fakeProvider struct {
 	failWith error
 	closeErr error // returned by every target's Close
 	failing  bool  // targets answer 500 from the start
+	peak     int   // the most targets live at once, as seen by Provision
 }
 
 func (p *fakeProvider) Name() string { return "fake" }
@@ -46,6 +47,13 @@ func (p *fakeProvider) Provision(ctx context.Context, spec chaoslab.TargetSpec) 
 	go func() { defer close(t.done); _ = t.srv.Serve(ln) }()
 	p.mu.Lock()
 	p.targets = append(p.targets, t)
+	live := 0
+	for _, t := range p.targets {
+		if !t.closed.Load() {
+			live++
+		}
+	}
+	p.peak = max(p.peak, live)
 	p.mu.Unlock()
 	return t, nil
 }
