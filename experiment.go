@@ -61,11 +61,16 @@ const (
 	TargetCommand TargetKind = "command"
 	// TargetAddress is a service that is already running: attach only.
 	TargetAddress TargetKind = "address"
+	// TargetFleet is a group of instances that already runs, such as an
+	// AWS Auto Scaling group (see Fleet); Address, optional, is where its
+	// load balancer answers. Providers that manage fleets document the
+	// Options that name it.
+	TargetFleet TargetKind = "fleet"
 )
 
 // TargetSpec says what a Provider should provision.
 type TargetSpec struct {
-	// Kind is demo (the default), command or address.
+	// Kind is demo (the default), command, address or fleet.
 	Kind TargetKind `json:"kind,omitempty" yaml:"kind"`
 	// Command and its arguments, for kind command.
 	Command []string `json:"command,omitempty" yaml:"command"`
@@ -359,8 +364,12 @@ func (t TargetSpec) validate(ps *problems) {
 		if t.Address == "" {
 			ps.add("target.address", "", "is required for kind address")
 		}
+	case TargetFleet:
+		if len(t.Command) > 0 {
+			ps.add("target.command", strings.Join(t.Command, " "), "is only for kind command")
+		}
 	default:
-		ps.add("target.kind", string(t.Kind), "must be one of demo, command, address")
+		ps.add("target.kind", string(t.Kind), "must be one of demo, command, address, fleet")
 	}
 	if t.Address != "" {
 		if _, err := NormalizeAddress(t.Address); err != nil {

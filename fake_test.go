@@ -15,13 +15,14 @@ import (
 // fakeProvider provisions fakeTargets: an HTTP server on loopback whose
 // behaviour the fake faults change.
 type fakeProvider struct {
-	mu       sync.Mutex
-	targets  []*fakeTarget
-	panicOn  string // "provision", "close"
-	failWith error
-	closeErr error // returned by every target's Close
-	failing  bool  // targets answer 500 from the start
-	peak     int   // the most targets live at once, as seen by Provision
+	mu         sync.Mutex
+	targets    []*fakeTarget
+	panicOn    string // "provision", "close"
+	failWith   error
+	closeErr   error // returned by every target's Close
+	failing    bool  // targets answer 500 from the start
+	peak       int   // the most targets live at once, as seen by Provision
+	noEndpoint bool  // targets have no endpoint (a fleet without a load balancer)
 }
 
 func (p *fakeProvider) Name() string { return "fake" }
@@ -55,6 +56,9 @@ func (p *fakeProvider) Provision(ctx context.Context, spec chaoslab.TargetSpec) 
 	}
 	p.peak = max(p.peak, live)
 	p.mu.Unlock()
+	if p.noEndpoint {
+		return endpointless{t}, nil
+	}
 	return t, nil
 }
 
@@ -120,6 +124,16 @@ func (t *fakeTarget) close(ctx context.Context) {
 		<-t.done
 		t.closed.Store(true)
 	})
+}
+
+// endpointless is a fake target without an endpoint.
+type endpointless struct{ *fakeTarget }
+
+func (endpointless) Endpoint() string { return "" }
+
+// startShort leaves the fleet one instance short for d.
+func (t *fakeTarget) startShort(d time.Duration) {
+	t.shortUntil.Store(time.Now().Add(d).UnixNano())
 }
 
 func (t *fakeTarget) Sample(ctx context.Context) (chaoslab.Sample, error) {

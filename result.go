@@ -124,6 +124,8 @@ type FaultRecord struct {
 	InjectedAt *time.Time `json:"injected_at"`
 	RevertedAt *time.Time `json:"reverted_at"`
 	Error      string     `json:"error"`
+	// Detail is what the fault reported doing (see Detailer).
+	Detail string `json:"detail,omitempty"`
 }
 
 // Point is one measurement interval.

@@ -157,6 +157,12 @@ func (x *run) execute(ctx context.Context, exp Experiment) error {
 	}
 	x.target = target
 	x.res.Target.ID, x.res.Target.Endpoint = target.ID(), target.Endpoint()
+	if target.Endpoint() == "" && !x.exp.Load.Disabled {
+		// Nothing to send load to (a fleet without a load balancer): the
+		// target is judged by its probes and capacity.
+		x.exp.Load.Disabled, x.res.Load.Disabled = true, true
+		x.r.logger.Info("the target has no endpoint: no load is sent", "target", target.ID())
+	}
 
 	// Baseline.
 	x.runStart = time.Now()
@@ -330,6 +336,9 @@ func (x *run) inject(ctx context.Context, fs *faultState) error {
 	}
 	fs.undo, fs.injected = undo, true
 	x.res.Faults[fs.idx].InjectedAt = &now
+	if d, ok := fs.inj.(Detailer); ok {
+		_ = protect("fault "+name+": Detail", func() error { x.res.Faults[fs.idx].Detail = d.Detail(); return nil })
+	}
 	x.undos = append(x.undos, fs)
 	return nil
 }

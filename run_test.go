@@ -148,8 +148,29 @@ type terminateOne struct{ short time.Duration }
 func (f terminateOne) Window() time.Duration { return 0 }
 
 func (f terminateOne) Inject(ctx context.Context, tg chaoslab.Target) (chaoslab.Undo, error) {
-	tg.(*fakeTarget).shortUntil.Store(time.Now().Add(f.short).UnixNano())
+	tg.(interface{ startShort(time.Duration) }).startShort(f.short)
 	return func(context.Context) error { return nil }, nil
+}
+
+func (f terminateOne) Detail() string { return "terminated i-0123" }
+
+func TestFleetWithoutEndpointIsJudgedByCapacity(t *testing.T) {
+	exp := quick(chaoslab.Fault{Scenario: "terminate", Injector: terminateOne{short: 700 * time.Millisecond}})
+	exp.Target.Kind = chaoslab.TargetFleet
+	exp.StableWindow = 300 * time.Millisecond
+	p := &fakeProvider{noEndpoint: true}
+	res, err := chaoslab.New(chaoslab.WithProvider(p)).Run(context.Background(), exp)
+	require.NoError(t, err)
+	assert.True(t, res.Load.Disabled, "no load without an endpoint")
+	assert.Empty(t, res.Target.Endpoint)
+	require.True(t, res.Recovery.Recovered, res.Reason)
+	assert.GreaterOrEqual(t, *res.Recovery.Seconds, 0.6)
+	assert.Less(t, *res.Recovery.Seconds, 1.2)
+	assert.Equal(t, "terminated i-0123", res.Faults[0].Detail)
+	for _, pt := range res.Series {
+		assert.Zero(t, pt.Requests)
+	}
+	assert.Zero(t, p.live())
 }
 
 func TestFleetRecoversWhenBackToDesiredCapacity(t *testing.T) {

@@ -192,6 +192,13 @@ type Windower interface {
 	Window() time.Duration
 }
 
+// Detailer is an Injector that says what it did once injected, such as the
+// instances it chose; the Runner records it as the fault's detail in the
+// result.
+type Detailer interface {
+	Detail() string
+}
+
 // An Analyzer explains a result. It must not change the verdict, the
 // hypothesis checks or the measurements; it returns its reading of them.
 type Analyzer interface {

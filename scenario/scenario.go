@@ -36,6 +36,7 @@ var builtins = []chaoslab.Scenario{
 	cpuStress,
 	memoryPressure,
 	diskFill,
+	instanceTermination,
 }
 
 func init() {

@@ -18,7 +18,7 @@ import (
 )
 
 func TestBuiltinsAreRegistered(t *testing.T) {
-	want := []string{"network_delay", "http_errors", "http_delay", "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer", "process_kill", "process_pause", "cpu_stress", "memory_pressure", "disk_fill"}
+	want := []string{"network_delay", "http_errors", "http_delay", "bandwidth_limit", "network_loss", "network_partition", "timeout", "limit_data", "slicer", "process_kill", "process_pause", "cpu_stress", "memory_pressure", "disk_fill", "instance_termination"}
 	for _, name := range want {
 		s, ok := chaoslab.LookupScenario(name)
 		require.True(t, ok, name)

@@ -16,6 +16,7 @@ import (
 	"github.com/chaoslab-dev/chaoslab"
 	"github.com/chaoslab-dev/chaoslab/analyzer/rules"
 	"github.com/chaoslab-dev/chaoslab/dashboard/html"
+	"github.com/chaoslab-dev/chaoslab/provider/awsasg"
 	"github.com/chaoslab-dev/chaoslab/provider/local"
 	"github.com/chaoslab-dev/chaoslab/scenario"
 )
@@ -202,7 +203,11 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "length of the chaos window")
 	baseline := fs.Duration("baseline", 5*time.Second, "how long to measure steady state before any fault")
 	out := fs.String("out", "chaoslab-out", "directory for result.json and report.html")
-	provider := fs.String("provider", "local", "where the target runs: local")
+	provider := fs.String("provider", "local", "where the target runs: local or aws-asg")
+	asg := fs.String("asg", "", "aws-asg: the Auto Scaling group's name (required with --provider aws-asg)")
+	healthURL := fs.String("health-url", "", "aws-asg: a URL behind the group's load balancer for load and probes (default: none; the group is judged by its capacity)")
+	allow := fs.String("allow", "", "aws-asg: comma-separated group names or tag key=value rules the group must match (default: the --asg name)")
+	dryRun := fs.Bool("dry-run", false, "aws-asg: name the instances instance_termination would terminate, and touch nothing")
 	rate := fs.Float64("rate", chaoslab.DefaultRate, "load in requests per second")
 	seed := fs.Int64("seed", 0, "random seed, for replaying a run (0 picks one, recorded in the result)")
 	store := fs.String("store", "", "also keep the result in this results directory, one JSON file per run")
@@ -246,10 +251,51 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	default:
 		exp = defaultExperiment()
 	}
+	if *provider == awsasg.Name {
+		if *asg == "" {
+			return c.fail("--provider %s needs --asg NAME, the Auto Scaling group to act on", awsasg.Name)
+		}
+		if len(files) == 0 {
+			exp.Name = "asg-" + *asg
+			exp.Target = chaoslab.TargetSpec{Kind: chaoslab.TargetFleet}
+			if len(faults) == 0 {
+				exp.Faults = []chaoslab.Fault{{Scenario: "instance_termination", Params: chaoslab.Params{"count": "1"}}}
+			}
+		}
+		if exp.Target.Options == nil {
+			exp.Target.Options = map[string]string{}
+		}
+		exp.Target.Options[awsasg.OptionGroup] = *asg
+	} else {
+		for name, v := range map[string]string{"asg": *asg, "health-url": *healthURL, "allow": *allow} {
+			if v != "" {
+				return c.fail("--%s is for --provider %s", name, awsasg.Name)
+			}
+		}
+		if *dryRun {
+			return c.fail("--dry-run is for --provider %s", awsasg.Name)
+		}
+	}
 	if len(faults) > 0 {
 		exp.Faults = faults
-		if len(files) == 0 {
+		if len(files) == 0 && *provider == "local" {
 			exp.Name = "demo-" + faults[0].Scenario
+		}
+	}
+	if *dryRun {
+		n := 0
+		for i := range exp.Faults {
+			if exp.Faults[i].Scenario == "instance_termination" {
+				exp.Faults[i].Params = exp.Faults[i].Params.Clone()
+				if exp.Faults[i].Params == nil {
+					exp.Faults[i].Params = chaoslab.Params{}
+				}
+				exp.Faults[i].Params["dry_run"] = "true"
+				n++
+			}
+		}
+		if n == 0 {
+			return c.fail("--dry-run applies to instance_termination, and the experiment has none")
 		}
 	}
 	if set["duration"] || exp.Duration == 0 {
@@ -275,8 +321,20 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		}
 		return c.fail("%v", err)
 	}
-	if *provider != "local" {
-		return c.fail("unknown provider %q; providers: local", *provider)
+	var newProvider func(*slog.Logger) chaoslab.Provider
+	switch *provider {
+	case "local":
+		newProvider = func(l *slog.Logger) chaoslab.Provider { return local.New(local.WithLogger(l)) }
+	case awsasg.Name:
+		rules := []string{*asg}
+		if *allow != "" {
+			rules = strings.Split(*allow, ",")
+		}
+		newProvider = func(l *slog.Logger) chaoslab.Provider {
+			return awsasg.New(awsasg.WithGroup(*asg), awsasg.WithAllowed(rules...), awsasg.WithHealthURL(*healthURL), awsasg.WithLogger(l))
+		}
+	default:
+		return c.fail("unknown provider %q; providers: local, %s", *provider, awsasg.Name)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return c.fail("output directory: %v", err)
@@ -288,7 +346,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 	prog := c.newProgress(*quiet)
 	opts := []chaoslab.Option{
-		chaoslab.WithProvider(local.New(local.WithLogger(logger))),
+		chaoslab.WithProvider(newProvider(logger)),
 		chaoslab.WithAnalyzer(rules.New()),
 		chaoslab.WithDashboards(html.New(*out)),
 		chaoslab.WithObserver(prog.observe),
@@ -326,6 +384,11 @@ func (c *cli) run(ctx context.Context, args []string) int {
 func (c *cli) report(res *chaoslab.Result, resultPath string, quiet bool) {
 	w := c.stdout
 	fmt.Fprintf(w, "\n%s: %s\n", strings.ToUpper(string(res.Verdict)), res.Reason)
+	for _, f := range res.Faults {
+		if f.Detail != "" {
+			fmt.Fprintf(w, "  %s: %s\n", f.Scenario, f.Detail)
+		}
+	}
 	if quiet {
 		return
 	}

@@ -18,11 +18,23 @@
 // Provision whose context is cancelled before or during the call fails with
 // context.Canceled and leaks nothing. It then exercises every optional
 // capability the target has (found by type assertion, as the Runner does):
-// Router, Sampler, LogSource, Execer, Stressor and Signaler. A capability
+// Router, Sampler, LogSource, Execer, Stressor, Signaler and Fleet. A capability
 // that the target lacks, or whose method returns an error wrapping
 // chaoslab.ErrUnsupported, is skipped, not failed. A target with a
 // "PID() int" method (the pid of its main process, 0 when none runs) is
 // also checked to run a new process after SIGKILL.
+//
+// A Case with NoEndpoint is a target that has no HTTP endpoint (a fleet
+// without a load balancer): its Endpoint must be "" and nothing is sent to
+// it. A Fleet is checked to list its instances and to refuse to terminate
+// one it does not have; with Harness.Disruptive it must also replace an
+// instance the suite terminates.
+//
+// A target must not depend on the context that provisioned it: it keeps
+// answering after that context is cancelled, and Close on a fresh context
+// releases it. A closed target's methods return instead of hanging, and
+// those that start something (Exec, Signal, Stress) return an error. With
+// Harness.Parallel, that many targets are provisioned at once.
 //
 // The suite provisions many targets one after another; with a cloud
 // provider it costs real time.
@@ -37,6 +49,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +80,15 @@ type Harness struct {
 	// everything (it calls a remote API). By default the suite checks that
 	// Close with an already-cancelled context releases everything.
 	CloseNeedsContext bool
+	// Disruptive lets the suite terminate an instance of a target that is
+	// a Fleet (without decrementing its desired capacity) and wait, up to
+	// Timeout, for the fleet to be back at its desired capacity with
+	// every instance healthy, as its Sampler reports.
+	Disruptive bool
+	// Parallel, when 2 or more, makes the suite provision that many
+	// targets of each case at once, as parallel runs do, and check that
+	// each is its own and that all are released.
+	Parallel int
 }
 
 // Case is one target spec to run the suite on.
@@ -74,6 +96,9 @@ type Case struct {
 	// Name names the subtest.
 	Name string
 	Spec chaoslab.TargetSpec
+	// NoEndpoint says the target has no HTTP endpoint: Endpoint must
+	// return "".
+	NoEndpoint bool
 }
 
 // DefaultTimeout is the default of Harness.Timeout.
@@ -134,6 +159,9 @@ func (s *suite) runCase(t *testing.T, c Case) {
 	t.Run("CancelledDuringProvision", cs.testCancelledDuring)
 	t.Run("Capabilities", cs.testCapabilities)
 	t.Run("StopThenClose", cs.testStopThenClose)
+	t.Run("CloseAfterCancel", cs.testCloseAfterCancel)
+	t.Run("UseAfterClose", cs.testUseAfterClose)
+	t.Run("Parallel", cs.testParallel)
 }
 
 // checkLeaks makes t check, after everything else it cleans up, that the
@@ -229,6 +257,9 @@ func answers(ctx context.Context, endpoint string) error {
 // waitAnswers polls the endpoint until it answers without a 5xx.
 func (cs *caseState) waitAnswers(t *testing.T, endpoint string) {
 	t.Helper()
+	if cs.c.NoEndpoint {
+		return
+	}
 	deadline := time.Now().Add(cs.h.Timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -251,6 +282,12 @@ func (cs *caseState) testProvisionReady(t *testing.T) {
 	cs.provisionTime = time.Since(start)
 	if tgt.ID() == "" {
 		t.Error("ID() is empty")
+	}
+	if cs.c.NoEndpoint {
+		if e := tgt.Endpoint(); e != "" {
+			t.Errorf("Endpoint() = %q, want \"\" for a case with NoEndpoint", e)
+		}
+		return
 	}
 	u, err := url.Parse(tgt.Endpoint())
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -380,6 +417,7 @@ func (cs *caseState) testCapabilities(t *testing.T) {
 	t.Run("Stressor", func(t *testing.T) { testStressor(t, tgt) })
 	t.Run("SignalKill", func(t *testing.T) { cs.testSignalKill(t, tgt) })
 	t.Run("SignalStopContinue", func(t *testing.T) { cs.testSignalStopContinue(t, tgt) })
+	t.Run("Fleet", func(t *testing.T) { cs.testFleet(t, tgt) })
 }
 
 // skipUnsupported skips t if err wraps ErrUnsupported.
@@ -567,7 +605,7 @@ func (cs *caseState) testLogSource(t *testing.T, tgt chaoslab.Target) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// Give the target something to do; it may or may not log.
-		for followCtx.Err() == nil {
+		for followCtx.Err() == nil && !cs.c.NoEndpoint {
 			_, _ = get(followCtx, tgt.Endpoint())
 		}
 	})
@@ -720,11 +758,13 @@ func (cs *caseState) testSignalStopContinue(t *testing.T, tgt chaoslab.Target) {
 		t.Fatalf("Signal SIGSTOP: %v", err)
 	}
 	// A stopped process answers nothing.
-	sctx, scancel := context.WithTimeout(ctx, time.Second)
-	if err := answers(sctx, tgt.Endpoint()); err == nil {
-		t.Error("the target answered while its process was stopped: SIGSTOP did nothing")
+	if !cs.c.NoEndpoint {
+		sctx, scancel := context.WithTimeout(ctx, time.Second)
+		if err := answers(sctx, tgt.Endpoint()); err == nil {
+			t.Error("the target answered while its process was stopped: SIGSTOP did nothing")
+		}
+		scancel()
 	}
-	scancel()
 	if err := sg.Signal(ctx, syscall.SIGCONT); err != nil {
 		t.Fatalf("Signal SIGCONT: %v", err)
 	}
@@ -748,5 +788,90 @@ func (cs *caseState) testStopThenClose(t *testing.T) {
 	}
 	if err := tgt.Close(ctx); err != nil {
 		t.Errorf("Close of a stopped target: %v", err)
+	}
+}
+
+// testFleet checks a Fleet's listing, that it refuses to terminate an
+// instance it does not have and, with Harness.Disruptive, that it replaces
+// one the suite terminates.
+func (cs *caseState) testFleet(t *testing.T, tgt chaoslab.Target) {
+	f, ok := tgt.(chaoslab.Fleet)
+	if !ok {
+		t.Skip("target is not a Fleet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cs.h.Timeout)
+	defer cancel()
+	before, err := f.Instances(ctx)
+	skipUnsupported(t, "Instances", err)
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+	seen := map[string]bool{}
+	var healthy []string
+	for _, in := range before {
+		if in.ID == "" || seen[in.ID] {
+			t.Errorf("Instances() = %+v: ids must be unique and non-empty", before)
+		}
+		seen[in.ID] = true
+		if in.State == "" {
+			t.Errorf("instance %s has no State", in.ID)
+		}
+		if in.Healthy {
+			healthy = append(healthy, in.ID)
+		}
+	}
+	if err := f.Terminate(ctx, nil, false); err != nil {
+		t.Errorf("Terminate of no instance: %v", err)
+	}
+	const stranger = "providertest-no-such-instance"
+	if err := f.Terminate(ctx, []string{stranger}, false); err == nil {
+		t.Errorf("Terminate(%q), an instance the fleet does not have, returned no error", stranger)
+	}
+	if len(healthy) > 0 {
+		// Nothing of the fleet may go with a stranger.
+		if err := f.Terminate(ctx, []string{healthy[0], stranger}, false); err == nil {
+			t.Errorf("Terminate of a member and a stranger returned no error")
+		}
+		after, err := f.Instances(ctx)
+		if err != nil {
+			t.Fatalf("Instances: %v", err)
+		}
+		if !slices.ContainsFunc(after, func(in chaoslab.Instance) bool { return in.ID == healthy[0] && in.Healthy }) {
+			t.Errorf("instance %s is no longer healthy after a refused Terminate", healthy[0])
+		}
+	}
+	s, isSampler := tgt.(chaoslab.Sampler)
+	if isSampler {
+		r, err := s.Sample(ctx)
+		if err == nil && (r.DesiredCapacity < 0 || r.HealthyCapacity < 0 || r.HealthyCapacity > len(before)+r.DesiredCapacity) {
+			t.Errorf("Sample of a fleet: desired %d, healthy %d with %d instances", r.DesiredCapacity, r.HealthyCapacity, len(before))
+		}
+	}
+	if !cs.h.Disruptive {
+		return
+	}
+	if !isSampler {
+		t.Fatal("a Fleet must be a Sampler that reports its capacity")
+	}
+	if len(healthy) == 0 {
+		t.Skip("the fleet has no healthy instance to terminate")
+	}
+	victim := healthy[0]
+	if err := f.Terminate(ctx, []string{victim}, false); err != nil {
+		t.Fatalf("Terminate(%s): %v", victim, err)
+	}
+	deadline := time.Now().Add(cs.h.Timeout)
+	for {
+		r, serr := s.Sample(ctx)
+		ins, ierr := f.Instances(ctx)
+		victimHealthy := slices.ContainsFunc(ins, func(in chaoslab.Instance) bool { return in.ID == victim && in.Healthy })
+		if serr == nil && ierr == nil && !victimHealthy && r.DesiredCapacity > 0 && r.HealthyCapacity >= r.DesiredCapacity {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fleet was not back at its desired capacity within %s of terminating %s: sample %+v (%v), victim healthy %v, instances error %v",
+				cs.h.Timeout, victim, r, serr, victimHealthy, ierr)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the fleet; not synchronisation
 	}
 }
