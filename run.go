@@ -145,7 +145,7 @@ func (x *run) execute(ctx context.Context, exp Experiment) error {
 	x.setPhase(PhaseProvisioning, "provisioning a "+string(exp.Target.Kind)+" target with "+x.r.provider.Name())
 	var target Target
 	err := protect("provider "+x.r.provider.Name()+": Provision", func() (err error) {
-		target, err = x.r.provider.Provision(ctx, exp.Target)
+		target, err = x.r.provider.Provision(ContextWithRunID(ctx, x.res.ID), exp.Target)
 		return err
 	})
 	if err == nil && target == nil {

@@ -221,3 +221,18 @@ type Store interface {
 	// List returns every stored result, oldest first.
 	List(ctx context.Context) ([]*Result, error)
 }
+
+type runIDKey struct{}
+
+// ContextWithRunID returns a context that carries a run's ID. The Runner passes
+// such a context to Provision, so that providers can label what they make
+// (E2B sandbox metadata, tags) with the run that made it.
+func ContextWithRunID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, runIDKey{}, id)
+}
+
+// RunIDFromContext returns the run ID that ctx carries, or "".
+func RunIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(runIDKey{}).(string)
+	return id
+}

@@ -4,15 +4,16 @@
 //
 //	metric=NAME chaoslab=X toxiproxy=Y ratio=Z
 //
-// where ratio is chaoslab/toxiproxy. Reference figures (a direct connection,
-// a bare Go timer) are printed as "metric=NAME reference=X". Every figure is
-// the median over -repeat runs; within a run the order of the contestants is
-// rotated. Both proxies run in this process, except for the memory figure,
+// where X and Y are medians over -repeat runs and ratio is the median over
+// runs of chaoslab/toxiproxy within a run (paired, so that load drifting
+// between runs cancels out). Reference figures (a direct connection, a bare
+// Go forwarder, a bare Go timer) are printed as "metric=NAME reference=X".
+// Within a run the order of the contestants is rotated. Both proxies run in this process, except for the memory figure,
 // for which each proxy runs alone in a child process of this binary.
 //
 // Usage:
 //
-//	go run . [-repeat 5] [-bulk-time 1s] [-rtt-n 3000] [-conn-n 300]
+//	go run . [-repeat 7] [-bulk-time 1s] [-rtt-n 3000] [-conn-n 300]
 //	         [-lat-conns 20] [-lat-seq 10] [-mem-conns 10000] [-mem-repeat 3]
 package main
 
@@ -49,7 +50,7 @@ func main() {
 		role     string
 		upstream string
 	)
-	flag.IntVar(&o.repeat, "repeat", 5, "runs of each measurement; medians are quoted")
+	flag.IntVar(&o.repeat, "repeat", 7, "runs of each measurement; medians are quoted")
 	flag.DurationVar(&o.bulkTime, "bulk-time", time.Second, "length of each bulk-throughput window")
 	flag.IntVar(&o.rttN, "rtt-n", 3000, "64-byte round trips per run on one connection")
 	flag.IntVar(&o.connN, "conn-n", 300, "new connections (each with one round trip) per run")
@@ -83,6 +84,19 @@ type results map[string][]float64
 
 func (r results) add(metric, who string, v float64) { r[metric+"/"+who] = append(r[metric+"/"+who], v) }
 func (r results) med(metric, who string) float64    { return median(r[metric+"/"+who]) }
+
+// pairedRatio is the median over runs of chaoslab's figure over
+// Toxiproxy's in the same run. Both are measured seconds apart, so load
+// from elsewhere on the machine that drifts between runs cancels out of
+// each ratio; with a quiet machine it is close to the ratio of the medians.
+func (r results) pairedRatio(metric string) float64 {
+	c, t := r[metric+"/"+implChaoslab], r[metric+"/"+implToxiproxy]
+	var rs []float64
+	for i := range min(len(c), len(t)) {
+		rs = append(rs, c[i]/t[i])
+	}
+	return median(rs)
+}
 
 // metricInfo describes a printed figure.
 type metricInfo struct {
@@ -254,7 +268,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			continue
 		}
 		c, t := res.med(m.name, implChaoslab), res.med(m.name, implToxiproxy)
-		fmt.Fprintf(w, "metric=%s chaoslab=%s toxiproxy=%s ratio=%s\n", m.name, num(c), num(t), num(c/t))
+		fmt.Fprintf(w, "metric=%s chaoslab=%s toxiproxy=%s ratio=%s\n", m.name, num(c), num(t), num(res.pairedRatio(m.name)))
 		if m.ref != "" {
 			fmt.Fprintf(w, "metric=%s reference=%s\n", m.refName, num(res.med(m.name, m.ref)))
 		}
@@ -267,7 +281,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 }
 
 func printHeader(w io.Writer, o options, memNote string) {
-	fmt.Fprintf(w, "# chaoslab netfault vs Toxiproxy v2.12.0 (in process, 127.0.0.1), median of %d runs; ratio = chaoslab/toxiproxy\n", o.repeat)
+	fmt.Fprintf(w, "# chaoslab netfault vs Toxiproxy v2.12.0 (in process, 127.0.0.1), median of %d runs; ratio = median over runs of chaoslab/toxiproxy in the same run\n", o.repeat)
 	fmt.Fprintf(w, "# %s, GOMAXPROCS=%d, %s\n", runtime.Version(), runtime.GOMAXPROCS(0), cpuModel())
 	fmt.Fprintf(w, "# latency fault: %s on the downstream (server to client) direction; overshoot = round trip - %s, %d connections started %s apart x %d round trips each\n",
 		o.latency, o.latency, o.latConns, o.latency/time.Duration(max(o.latConns, 1)), o.latSeq)

@@ -17,6 +17,8 @@ import (
 	"github.com/chaoslab-dev/chaoslab/analyzer/rules"
 	"github.com/chaoslab-dev/chaoslab/dashboard/html"
 	"github.com/chaoslab-dev/chaoslab/provider/awsasg"
+	"github.com/chaoslab-dev/chaoslab/provider/e2b"
+	"github.com/chaoslab-dev/chaoslab/provider/e2b/agent"
 	"github.com/chaoslab-dev/chaoslab/provider/local"
 	"github.com/chaoslab-dev/chaoslab/scenario"
 )
@@ -49,6 +51,9 @@ Usage:
                                            a standalone fault proxy until Ctrl-C
   chaoslab proxy --api ADDR                Toxiproxy's HTTP API (its usual ADDR is
                                            127.0.0.1:8474), for Toxiproxy clients
+  chaoslab cleanup --provider e2b [--dry-run]
+                                           kill the E2B sandboxes that chaoslab runs
+                                           which ended without closing left behind
 
 Run 'chaoslab run -h' or 'chaoslab proxy -h' for their flags.
 
@@ -70,11 +75,17 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return c.validate(args[1:])
 	case "proxy":
 		return c.proxy(ctx, args[1:])
+	case "cleanup":
+		return c.cleanup(ctx, args[1:])
+	case agentCommand:
+		// Not listed: what the E2B provider runs inside a sandbox when it
+		// uploads this executable (see e2bProvider).
+		return agent.Main(ctx, args[1:], c.stdout, c.stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usage)
 		return exitPass
 	default:
-		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate, proxy\n", args[0])
+		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate, proxy, cleanup\n", args[0])
 		return exitError
 	}
 }
@@ -203,7 +214,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "length of the chaos window")
 	baseline := fs.Duration("baseline", 5*time.Second, "how long to measure steady state before any fault")
 	out := fs.String("out", "chaoslab-out", "directory for result.json and report.html")
-	provider := fs.String("provider", "local", "where the target runs: local or aws-asg")
+	provider := fs.String("provider", "local", "where the target runs: local, e2b or aws-asg")
+	template := fs.String("template", "", "e2b: the sandbox template (default: E2B's base template)")
 	asg := fs.String("asg", "", "aws-asg: the Auto Scaling group's name (required with --provider aws-asg)")
 	healthURL := fs.String("health-url", "", "aws-asg: a URL behind the group's load balancer for load and probes (default: none; the group is judged by its capacity)")
 	allow := fs.String("allow", "", "aws-asg: comma-separated group names or tag key=value rules the group must match (default: the --asg name)")
@@ -267,6 +279,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		}
 		exp.Target.Options[awsasg.OptionGroup] = *asg
 	} else {
+		if *template != "" && *provider != e2b.Name {
+			return c.fail("--template is for --provider %s", e2b.Name)
+		}
 		for name, v := range map[string]string{"asg": *asg, "health-url": *healthURL, "allow": *allow} {
 			if v != "" {
 				return c.fail("--%s is for --provider %s", name, awsasg.Name)
@@ -333,8 +348,16 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		newProvider = func(l *slog.Logger) chaoslab.Provider {
 			return awsasg.New(awsasg.WithGroup(*asg), awsasg.WithAllowed(rules...), awsasg.WithHealthURL(*healthURL), awsasg.WithLogger(l))
 		}
+	case e2b.Name:
+		newProvider = func(l *slog.Logger) chaoslab.Provider {
+			opts := append(e2bAgent(), e2b.WithLogger(l))
+			if *template != "" {
+				opts = append(opts, e2b.WithTemplate(*template))
+			}
+			return e2b.New(opts...)
+		}
 	default:
-		return c.fail("unknown provider %q; providers: local, %s", *provider, awsasg.Name)
+		return c.fail("unknown provider %q; providers: local, %s, %s", *provider, e2b.Name, awsasg.Name)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return c.fail("output directory: %v", err)
