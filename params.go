@@ -133,11 +133,6 @@ func ParseSize(v string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-var signals = map[string]syscall.Signal{
-	"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT,
-	"HUP": syscall.SIGHUP, "QUIT": syscall.SIGQUIT, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
-}
-
 // ParseSignal parses a signal name ("SIGKILL", "kill") or number ("9").
 func ParseSignal(v string) (syscall.Signal, error) {
 	s := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(v)), "SIG")
