@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
+	"github.com/chaoslab-dev/chaoslab/analyzer/groq"
 	"github.com/chaoslab-dev/chaoslab/analyzer/rules"
 	"github.com/chaoslab-dev/chaoslab/dashboard/html"
 	"github.com/chaoslab-dev/chaoslab/provider/awsasg"
@@ -225,6 +226,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	store := fs.String("store", "", "also keep the result in this results directory, one JSON file per run")
 	quiet := fs.Bool("quiet", false, "print only the verdict")
 	verbose := fs.Bool("v", false, "log what the runner and provider do")
+	analyzerName := fs.String("analyzer", "rules", "who explains the result: rules, or groq (an LLM through GROQ_API_KEY and GROQ_BASE_URL, falling back to rules)")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, "Usage: chaoslab run [flags] [EXPERIMENT_FILE]\n\nFlags given on the command line override the file.\n\n")
 		fs.PrintDefaults()
@@ -336,6 +338,11 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		}
 		return c.fail("%v", err)
 	}
+	switch *analyzerName {
+	case "rules", "groq":
+	default:
+		return c.fail("unknown analyzer %q; analyzers: rules, groq", *analyzerName)
+	}
 	var newProvider func(*slog.Logger) chaoslab.Provider
 	switch *provider {
 	case "local":
@@ -368,9 +375,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	prog := c.newProgress(*quiet)
+	var analyzer chaoslab.Analyzer = rules.New()
+	if *analyzerName == "groq" {
+		analyzer = groq.New(groq.WithLogger(logger))
+	}
 	opts := []chaoslab.Option{
 		chaoslab.WithProvider(newProvider(logger)),
-		chaoslab.WithAnalyzer(rules.New()),
+		chaoslab.WithAnalyzer(analyzer),
 		chaoslab.WithDashboards(html.New(*out)),
 		chaoslab.WithObserver(prog.observe),
 		chaoslab.WithLogger(logger),
