@@ -168,5 +168,6 @@ func (x *run) summarise() {
 			res.Windows = append(res.Windows, stats)
 			res.Hypothesis = append(res.Hypothesis, h.checks(name, stats, w, loadOn)...)
 		}
+		res.Comparisons, res.Score = compare(byWindow, h, loadOn, res.Recovery, x.exp.Seed)
 	})
 }

@@ -85,8 +85,18 @@ type Result struct {
 	Series     []Point       `json:"series"`
 	Hypothesis []Check       `json:"hypothesis"`
 	// Windows summarises each measurement window.
-	Windows    []WindowStats   `json:"windows"`
-	Recovery   Recovery        `json:"recovery"`
+	Windows  []WindowStats `json:"windows"`
+	Recovery Recovery      `json:"recovery"`
+	// Comparisons compare each metric of the chaos and recovery windows
+	// with the baseline, with confidence intervals and a verdict per
+	// tolerance (see Comparison).
+	Comparisons []Comparison `json:"comparisons"`
+	// Score is the resilience score from 0 to 100: the share of tolerances
+	// held in chaos (weight 0.6) and recovery (0.4), inconclusive ones
+	// counting half, lowered linearly from 1x to 3x the stable window of
+	// recovery time and 0 when the target did not recover. Nil when there
+	// was no baseline to compare with.
+	Score      *float64        `json:"score"`
 	Abort      *Abort          `json:"abort,omitempty"`
 	Logs       LogSummary      `json:"logs"`
 	Analysis   Analysis        `json:"analysis"`

@@ -37,6 +37,7 @@ func (r *Runner) Run(ctx context.Context, exp Experiment) (res *Result, err erro
 		Series:        []Point{},
 		Hypothesis:    []Check{},
 		Windows:       []WindowStats{},
+		Comparisons:   []Comparison{},
 		Dashboards:    []DashboardLink{},
 		Errors:        []string{},
 		Logs:          LogSummary{Last: []string{}},
