@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/chaoslab-dev/chaoslab"
 	"github.com/chaoslab-dev/chaoslab/analyzer/groq"
 	"github.com/chaoslab-dev/chaoslab/analyzer/rules"
+	"github.com/chaoslab-dev/chaoslab/dashboard/grafana"
 	"github.com/chaoslab-dev/chaoslab/dashboard/html"
 	"github.com/chaoslab-dev/chaoslab/provider/awsasg"
 	"github.com/chaoslab-dev/chaoslab/provider/e2b"
@@ -142,6 +144,12 @@ func (c *cli) validate(args []string) int {
 	return exitPass
 }
 
+// listFlag collects the values of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 // scenarioFlags collects repeated --scenario values.
 type scenarioFlags []chaoslab.Fault
 
@@ -226,6 +234,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	store := fs.String("store", "", "also keep the result in this results directory, one JSON file per run")
 	quiet := fs.Bool("quiet", false, "print only the verdict")
 	verbose := fs.Bool("v", false, "log what the runner and provider do")
+	var dashboards listFlag
+	fs.Var(&dashboards, "dashboard", "where the result is published besides result.json: html (always written to --out) and grafana (a dashboard and annotations, through GRAFANA_URL and GRAFANA_SERVICE_ACCOUNT_TOKEN); repeatable")
 	analyzerName := fs.String("analyzer", "rules", "who explains the result: rules, or groq (an LLM through GROQ_API_KEY and GROQ_BASE_URL, falling back to rules)")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, "Usage: chaoslab run [flags] [EXPERIMENT_FILE]\n\nFlags given on the command line override the file.\n\n")
@@ -343,6 +353,11 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	default:
 		return c.fail("unknown analyzer %q; analyzers: rules, groq", *analyzerName)
 	}
+	for _, d := range dashboards {
+		if d != "html" && d != "grafana" {
+			return c.fail("unknown dashboard %q; dashboards: html, grafana", d)
+		}
+	}
 	var newProvider func(*slog.Logger) chaoslab.Provider
 	switch *provider {
 	case "local":
@@ -379,10 +394,16 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if *analyzerName == "groq" {
 		analyzer = groq.New(groq.WithLogger(logger))
 	}
+	// The HTML report is always written, so that nothing is lost when
+	// another dashboard is down.
+	publishers := []chaoslab.Dashboarder{html.New(*out)}
+	if slices.Contains(dashboards, "grafana") {
+		publishers = append(publishers, grafana.New(grafana.WithLogger(logger)))
+	}
 	opts := []chaoslab.Option{
 		chaoslab.WithProvider(newProvider(logger)),
 		chaoslab.WithAnalyzer(analyzer),
-		chaoslab.WithDashboards(html.New(*out)),
+		chaoslab.WithDashboards(publishers...),
 		chaoslab.WithObserver(prog.observe),
 		chaoslab.WithLogger(logger),
 	}

@@ -3,13 +3,16 @@
 // be mailed or archived as a single file: inline CSS, charts drawn as inline
 // SVG in Go, no script, font, style sheet or image fetched from anywhere.
 //
-// At the top it gives the verdict as a manager reads it (a big PASS, FAIL or
-// INCONCLUSIVE badge and one sentence why) with the experiment, target,
-// scenarios and recovery time; then the analysis; charts over time of
-// throughput, error rate, latency (p50 and p99), CPU and memory with the
-// fault windows shaded and phase boundaries marked (readings the target
-// did not take, and missing time, are gaps; a chart with nothing measured is
-// left out); and tables of the
+// Its top speaks to a manager: a big PASS, FAIL or INCONCLUSIVE badge and
+// a headline in plain words, saying what was done to the service, whether
+// it kept its promises (the hypothesis), what broke and how fast it came
+// back; the resilience score goes next to it once results carry one. Below
+// come the details for engineers: the verdict in the analyzers' terms, the
+// experiment, target, scenarios and recovery time; the analysis; charts
+// over time of throughput, error rate, latency (p50 and p99), CPU, memory
+// and a fleet's capacity with the fault windows shaded and phase
+// boundaries marked (readings the target did not take, and missing time,
+// are gaps; a chart with nothing measured is left out); and tables of the
 // hypothesis checks, faults, phases, the target's last log lines and the
 // run's errors.
 package html

@@ -116,9 +116,9 @@ func TestRenderVerdict(t *testing.T) {
 		r    *chaoslab.Result
 		want []string
 	}{
-		{analyzertest.NetworkDelay(), []string{`id="verdict">FAIL<`, "P99 latency was 216 ms while the faults were active, above its 100 ms limit.", "Recovered in 1.2 s"}},
+		{analyzertest.NetworkDelay(), []string{`id="verdict">FAIL<`, `id="headline">The service broke its promise during a 200 ms delay on its calls to db: 99 % of requests took up to 216 ms, above the 100 ms limit.`, "P99 latency was 216 ms while the faults were active, above its 100 ms limit.", "Recovered in 1.2 s"}},
 		{analyzertest.ProcessKill(), []string{`id="verdict">FAIL<`, "The error rate was 10 % while the faults were active, above its 1 % limit (and 1 more check failed).", "Recovered in 2.4 s", "(instantaneous)"}},
-		{analyzertest.Pass(), []string{`id="verdict">PASS<`, "The hypothesis held before, during and after the faults.", "Recovered in 0.0 s"}},
+		{analyzertest.Pass(), []string{`id="verdict">PASS<`, `id="headline">The service kept its promises`, "The hypothesis held before, during and after the faults.", "Recovered in 0.0 s"}},
 		{func() *chaoslab.Result { r := analyzertest.Pass(); r.Reason = ""; return r }(), []string{"The service met its steady-state hypothesis"}},
 		{func() *chaoslab.Result {
 			r := analyzertest.Pass()
@@ -128,7 +128,7 @@ func TestRenderVerdict(t *testing.T) {
 		{analyzertest.Aborted(), []string{`id="verdict">FAIL<`, "Not measured (aborted)", `id="abort"`, "stop condition error_rate &gt; 0.5 for 2s breached (observed 0.8) (at &#43;9.1 s)"}},
 		{analyzertest.NotSteady(), []string{`id="verdict">INCONCLUSIVE<`, "P99 latency was 486 ms before any fault, above its 300 ms limit.", "Not measured"}},
 		{analyzertest.FailedEarly(), []string{`id="verdict">INCONCLUSIVE<`, "The target could not be provisioned.", "not injected", "panic: missing DATABASE_URL"}},
-		{&chaoslab.Result{}, []string{`id="verdict">INCONCLUSIVE<`, "Chaos experiment", "No measurements.", "No faults.", "No analysis was made.", "No phases were recorded."}},
+		{&chaoslab.Result{}, []string{`id="verdict">INCONCLUSIVE<`, `id="headline">This run cannot tell how resilient the service is.<`, "Chaos experiment", "No measurements.", "No faults.", "No analysis was made.", "No phases were recorded."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.r.Name, func(t *testing.T) {
@@ -538,5 +538,22 @@ func TestRecoveryAgreesWithAnalysis(t *testing.T) {
 				t.Errorf("summary says the target did not recover: %v, want %v\n%s", got, tt.summary, r.Analysis.Summary)
 			}
 		})
+	}
+}
+
+// A fleet without load has one chart: its capacity, healthy against
+// desired, with the instance it lost.
+func TestRenderCapacity(t *testing.T) {
+	doc := render(t, fleet())
+	if n := parse(t, doc)["svg"]; n != 1 {
+		t.Errorf("%d charts for a fleet without load or sampler, want 1 (capacity)", n)
+	}
+	for _, w := range []string{"Fleet capacity (instances)", `class="lg lg-s0">healthy<`, `class="lg lg-s2">desired<`, "healthy 2 instances", "desired 3 instances"} {
+		if !strings.Contains(doc, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if strings.Contains(render(t, analyzertest.NetworkDelay()), "Fleet capacity") {
+		t.Error("a run without a fleet charts capacity")
 	}
 }

@@ -49,8 +49,13 @@ func render(w io.Writer, r *chaoslab.Result, logLines int) error {
 
 // view is what the template shows, every value already in words.
 type view struct {
-	Name, ID                    string
-	Verdict, VerdictClass, Why  string
+	Name, ID                   string
+	Verdict, VerdictClass, Why string
+	// Headline is the verdict in plain words, for a reader who does not
+	// know the metrics; Why and the rest are for engineers.
+	Headline string
+	// Score is the resilience score; nil until the result has one.
+	Score                       *scoreView
 	Status                      string
 	Provider, Target, Endpoint  string
 	Scenarios                   []string
@@ -138,6 +143,8 @@ func newView(r *chaoslab.Result, logLines int) view {
 		v.Name = "Chaos experiment"
 	}
 	v.Verdict, v.VerdictClass, v.Why = verdict(r)
+	v.Headline = headline(r)
+	v.Score = score(r)
 	v.Status = string(r.Status)
 	if v.Status == "" {
 		v.Status = "unknown"
@@ -427,6 +434,18 @@ func charts(r *chaoslab.Result, t0 time.Time) []chartView {
 		line{Name: "host (% of machine)", Class: "s2", Y: reading(func(p chaoslab.Point) float64 { return p.HostCPUPercent })})
 	mk("Memory (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
 		line{Name: "target", Class: "s0", Y: reading(func(p chaoslab.Point) float64 { return p.MemoryMB })})
+	// A fleet's instances: a point with neither count was not sampled.
+	capacity := func(f func(p chaoslab.Point) int) []float64 {
+		return get(func(p chaoslab.Point) float64 {
+			if p.DesiredCapacity == 0 && p.HealthyCapacity == 0 {
+				return gap
+			}
+			return float64(f(p))
+		})
+	}
+	mk("Fleet capacity (instances)", func(v float64) string { return trim(v) + " instances" }, nil,
+		line{Name: "healthy", Class: "s0", Y: capacity(func(p chaoslab.Point) int { return p.HealthyCapacity })},
+		line{Name: "desired", Class: "s2", Y: capacity(func(p chaoslab.Point) int { return p.DesiredCapacity })})
 	if slices.ContainsFunc(r.Faults, func(f chaoslab.FaultRecord) bool { return f.Scenario == "disk_fill" }) {
 		mk("Disk used (MB)", func(v float64) string { return trim(v) + " MB" }, nil,
 			line{Name: "disk", Class: "s0", Y: reading(func(p chaoslab.Point) float64 { return p.DiskUsedMB })})
