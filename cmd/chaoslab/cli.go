@@ -54,6 +54,9 @@ Usage:
                                            a standalone fault proxy until Ctrl-C
   chaoslab proxy --api ADDR                Toxiproxy's HTTP API (its usual ADDR is
                                            127.0.0.1:8474), for Toxiproxy clients
+  chaoslab compare A.json B.json            the same experiment before and after a
+                                           change, with effects and intervals
+  chaoslab history DIR                     past results: verdict, score, recovery
   chaoslab cleanup --provider e2b [--dry-run]
                                            kill the E2B sandboxes that chaoslab runs
                                            which ended without closing left behind
@@ -80,6 +83,10 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return c.proxy(ctx, args[1:])
 	case "cleanup":
 		return c.cleanup(ctx, args[1:])
+	case "compare":
+		return c.compare(args[1:])
+	case "history":
+		return c.history(ctx, args[1:])
 	case agentCommand:
 		// Not listed: what the E2B provider runs inside a sandbox when it
 		// uploads this executable (see e2bProvider).
@@ -88,7 +95,7 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		fmt.Fprint(c.stdout, usage)
 		return exitPass
 	default:
-		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate, proxy, cleanup\n", args[0])
+		fmt.Fprintf(c.stderr, "chaoslab: unknown command %q; commands: run, scenarios, validate, proxy, cleanup, compare, history\n", args[0])
 		return exitError
 	}
 }
