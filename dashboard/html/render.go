@@ -66,6 +66,7 @@ type view struct {
 	Analysis                    *analysisView
 	Charts                      []chartView
 	Checks                      []checkView
+	Comparisons                 []comparisonView
 	Windows                     []windowView
 	Faults                      []faultView
 	Phases                      []phaseView
@@ -93,6 +94,38 @@ type legendItem struct{ Name, Class string }
 type checkView struct {
 	Window, Metric, Limit, Observed, Detail string
 	OK                                      bool
+}
+
+// comparisonView is one row of the statistical comparisons.
+type comparisonView struct {
+	Phase, Metric, Baseline, Observed, Effect, Interval, P, Limit, Verdict, Note string
+}
+
+// formatCompared formats a value of a comparison's metric; shares are
+// shown as percentages.
+func formatCompared(metric string, v float64) string {
+	switch metric {
+	case chaoslab.MetricErrorRate:
+		return strconv.FormatFloat(100*v, 'f', 2, 64) + " %"
+	case chaoslab.MetricP50, chaoslab.MetricP99:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func comparisons(r *chaoslab.Result) []comparisonView {
+	var out []comparisonView
+	for _, c := range r.Comparisons {
+		f := func(v float64) string { return formatCompared(c.Metric, v) }
+		cv := comparisonView{Phase: c.Phase, Metric: c.Metric, Baseline: f(c.Baseline), Observed: f(c.Observed),
+			Effect: f(c.Effect), Interval: "[" + f(c.Interval[0]) + ", " + f(c.Interval[1]) + "]",
+			P: strconv.FormatFloat(c.PValue, 'g', 2, 64), Limit: "—", Verdict: c.Verdict, Note: c.Note}
+		if c.Limit != nil {
+			cv.Limit = f(*c.Limit)
+		}
+		out = append(out, cv)
+	}
+	return out
 }
 
 type windowView struct {
@@ -192,6 +225,7 @@ func newView(r *chaoslab.Result, logLines int) view {
 		v.Checks = append(v.Checks, checkView{Window: c.Window, Metric: c.Metric,
 			Limit: chaoslab.FormatMetric(c.Metric, c.Limit), Observed: chaoslab.FormatMetric(c.Metric, c.Observed), OK: c.OK, Detail: c.Detail})
 	}
+	v.Comparisons = comparisons(r)
 	for _, w := range r.Windows {
 		wv := windowView{Name: w.Name, Requests: strconv.FormatInt(w.Requests, 10), Errors: strconv.FormatInt(w.Errors, 10),
 			RPS: trim(w.RPS), ErrRate: "—", P50: "—", P90: "—", P99: "—",

@@ -114,7 +114,7 @@ func TestHumanDuration(t *testing.T) {
 func TestScoreAtTop(t *testing.T) {
 	r := analyzertest.NetworkDelay()
 	if s := score(r); s != nil {
-		t.Fatalf("score(%s) = %+v before chaoslab.Result has a score", r.Name, s)
+		t.Fatalf("score(%s) = %+v for a result without a score", r.Name, s)
 	}
 	render := func(v view) string {
 		var buf bytes.Buffer
@@ -142,6 +142,27 @@ func TestScoreAtTop(t *testing.T) {
 	for _, after := range []string{`id="details"`, "</header>", `id="analysis"`} {
 		if i := strings.Index(doc, after); i < at {
 			t.Errorf("the score is not before %s", after)
+		}
+	}
+}
+
+func TestScoreAndComparisonsFromTheResult(t *testing.T) {
+	r := analyzertest.NetworkDelay()
+	s, limit := 37.4, 100.0
+	r.Score = &s
+	r.Comparisons = []chaoslab.Comparison{{Metric: chaoslab.MetricP99, Phase: chaoslab.WindowChaos, Baseline: 12, Observed: 214.5,
+		Effect: 202.5, Interval: [2]float64{198, 207}, PValue: 0.0001, Limit: &limit, Verdict: "fail"}}
+	if sv := score(r); sv == nil || sv.Value != "37" || sv.Max != "100" {
+		t.Fatalf("score = %+v, want 37 of 100", sv)
+	}
+	var buf bytes.Buffer
+	if err := report.Execute(&buf, newView(r, DefaultLogLines)); err != nil {
+		t.Fatal(err)
+	}
+	doc := buf.String()
+	for _, want := range []string{`id="score"`, `id="comparisons"`, "202.5 ms", "[198.0 ms, 207.0 ms]", "100.0 ms"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q", want)
 		}
 	}
 }
