@@ -56,12 +56,16 @@ type prompt struct {
 	Faults      []promptFlt  `json:"faults"`
 	Windows     []promptWin  `json:"windows"`
 	Comparisons []comparison `json:"comparisons,omitempty"`
-	Hypothesis  []promptChk  `json:"hypothesis_checks"`
-	Recovery    promptRec    `json:"recovery"`
-	Abort       string       `json:"abort,omitempty"`
-	Errors      []string     `json:"errors,omitempty"`
-	Logs        promptLogs   `json:"logs"`
-	Rules       promptRules  `json:"rules_analysis"`
+	// Statistics are the Runner's comparisons with the baseline: effects
+	// with 95 % intervals and the verdict per tolerance.
+	Statistics []chaoslab.Comparison `json:"statistics,omitempty"`
+	Score      *float64              `json:"resilience_score,omitempty"`
+	Hypothesis []promptChk           `json:"hypothesis_checks"`
+	Recovery   promptRec             `json:"recovery"`
+	Abort      string                `json:"abort,omitempty"`
+	Errors     []string              `json:"errors,omitempty"`
+	Logs       promptLogs            `json:"logs"`
+	Rules      promptRules           `json:"rules_analysis"`
 }
 
 type promptLoad struct {
@@ -300,6 +304,11 @@ func (a *Analyzer) facts(r *chaoslab.Result, base chaoslab.Analysis) prompt {
 		})
 	}
 	p.Comparisons = compare(wins)
+	for _, c := range r.Comparisons[:min(len(r.Comparisons), maxItems)] {
+		c.Note = s(c.Note)
+		p.Statistics = append(p.Statistics, c)
+	}
+	p.Score = r.Score
 	for _, c := range r.Hypothesis[:min(len(r.Hypothesis), maxItems)] {
 		p.Hypothesis = append(p.Hypothesis, promptChk{Window: s(c.Window), Metric: s(c.Metric), Limit: round(c.Limit),
 			Observed: round(c.Observed), OK: c.OK, Detail: s(c.Detail)})

@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
@@ -105,7 +106,7 @@ func (a *Analyzer) Analyze(_ context.Context, r *chaoslab.Result) (chaoslab.Anal
 	f := newFacts(r)
 	sev, why := a.grade(f)
 	return chaoslab.Analysis{
-		Summary:         a.summary(f, sev, why),
+		Summary:         a.summary(f, sev, why) + statistics(r),
 		Metrics:         r.HeadlineMetrics(),
 		Severity:        sev,
 		Recommendations: a.recommend(f),
@@ -157,4 +158,28 @@ func (a *Analyzer) grade(f *facts) (chaoslab.Severity, string) {
 		return chaoslab.SeverityLow, "no tolerance covered the faults, so nothing was judged"
 	}
 	return chaoslab.SeverityLow, "the hypothesis held under the faults"
+}
+
+// statistics says in words what the Runner's comparisons found that the
+// hypothesis checks alone do not: the score, and the tolerances the data
+// could not decide, with why. It is empty when there is nothing to add.
+func statistics(r *chaoslab.Result) string {
+	var b strings.Builder
+	if r.Score != nil {
+		fmt.Fprintf(&b, " Resilience score %.0f of 100.", *r.Score)
+	}
+	var unsure []string
+	for _, c := range r.Comparisons {
+		if c.Verdict == "inconclusive" {
+			u := chaoslab.MetricLabel(c.Metric) + " in " + c.Phase
+			if c.Note != "" {
+				u += " (" + c.Note + ")"
+			}
+			unsure = append(unsure, u)
+		}
+	}
+	if len(unsure) > 0 {
+		fmt.Fprintf(&b, " The data could not tell for %s: a longer window or more load would.", strings.Join(unsure, ", "))
+	}
+	return b.String()
 }

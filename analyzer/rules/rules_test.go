@@ -464,3 +464,22 @@ func TestLinkWording(t *testing.T) {
 	lacks(t, "recommendations", all, "while it was down")
 	has(t, "recommendations", all, "50 requests failed under the fault")
 }
+
+func TestSummaryTellsTheStatistics(t *testing.T) {
+	r := analyzertest.NetworkDelay()
+	score := 62.0
+	r.Score = &score
+	r.Comparisons = []chaoslab.Comparison{
+		{Metric: chaoslab.MetricP99, Phase: chaoslab.WindowChaos, Verdict: "fail"},
+		{Metric: chaoslab.MetricErrorRate, Phase: chaoslab.WindowRecovery, Verdict: "inconclusive", Note: "too few intervals to tell"},
+	}
+	a, err := rules.New().Analyze(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Resilience score 62 of 100.", "in recovery (too few intervals to tell)"} {
+		if !strings.Contains(a.Summary, want) {
+			t.Errorf("summary %q lacks %q", a.Summary, want)
+		}
+	}
+}
