@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chaoslab-dev/chaoslab"
+	"github.com/chaoslab-dev/chaoslab/internal/ready"
 	"github.com/chaoslab-dev/chaoslab/provider/e2b/agent"
 )
 
@@ -576,51 +576,15 @@ func queryOf(u *url.URL) string {
 // waitReady polls url until it answers 2xx or 3xx, the process gives up,
 // timeout passes (an error wrapping ErrNotReady) or ctx is done.
 func (t *Target) waitReady(ctx context.Context, url string, timeout time.Duration) error {
-	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(timeout)
-	wait := 20 * time.Millisecond
-	var last error
-	for {
-		actx, cancel := context.WithTimeout(ctx, min(5*time.Second, max(time.Until(deadline), time.Millisecond)))
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, url, nil)
-		if err != nil {
-			cancel()
-			return fmt.Errorf("ready URL %q: %v: %w", url, err, chaoslab.ErrInvalid)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-				cancel()
-				return nil
-			}
-			err = fmt.Errorf("answered %s", resp.Status)
-		}
-		cancel()
-		last = err
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	stop := func() error {
 		if err := t.sup.gaveUpErr(); err != nil {
-			return fmt.Errorf("%w: %v before %s answered%s", chaoslab.ErrNotReady, err, url, t.logs.tailText())
+			return fmt.Errorf("%w: %v before %s answered", chaoslab.ErrNotReady, err, url)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s did not answer 2xx or 3xx within %s (last: %v)%s",
-				chaoslab.ErrNotReady, url, timeout, last, t.logs.tailText())
-		}
-		timer := time.NewTimer(min(wait, time.Until(deadline)))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
-		}
-		wait = min(2*wait, 250*time.Millisecond)
+		return nil
 	}
+	err := ready.Poll(ctx, url, timeout, 5*time.Second, stop)
+	if errors.Is(err, chaoslab.ErrNotReady) {
+		err = fmt.Errorf("%w%s", err, t.logs.tailText())
+	}
+	return err
 }

@@ -101,6 +101,7 @@ import (
 	"github.com/chaoslab-dev/chaoslab/internal/demo"
 	"github.com/chaoslab-dev/chaoslab/internal/netfault"
 	"github.com/chaoslab-dev/chaoslab/internal/observe"
+	"github.com/chaoslab-dev/chaoslab/internal/ready"
 )
 
 // DefaultReadyTimeout is how long Provision waits for a target to answer
@@ -621,58 +622,23 @@ func (t *Target) addLink(ctx context.Context, name, upstream string, http bool) 
 // waitReady polls url until it answers 2xx or 3xx, the process gives up,
 // timeout passes (an error wrapping ErrNotReady) or ctx is done.
 func (t *Target) waitReady(ctx context.Context, url string, timeout time.Duration) error {
-	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(timeout)
-	wait := 20 * time.Millisecond
-	var last error
-	for {
-		actx, cancel := context.WithTimeout(ctx, min(2*time.Second, time.Until(deadline)))
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, url, nil)
-		if err != nil {
-			cancel()
-			return fmt.Errorf("ready URL %q: %v: %w", url, err, chaoslab.ErrInvalid)
+	stop := func() error {
+		if t.sup == nil {
+			return nil
 		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-				cancel()
-				return nil
-			}
-			err = fmt.Errorf("answered %s", resp.Status)
-		}
-		cancel()
-		last = err
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if t.sup != nil {
-			select {
-			case <-t.sup.done:
-				return fmt.Errorf("%w: the process exited (%s) before %s answered%s",
-					chaoslab.ErrNotReady, exitText(t.sup.exitErr()), url, t.logTail())
-			default:
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s did not answer 2xx or 3xx within %s (last: %v)%s",
-				chaoslab.ErrNotReady, url, timeout, last, t.logTail())
-		}
-		timer := time.NewTimer(min(wait, time.Until(deadline)))
 		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
+		case <-t.sup.done:
+			return fmt.Errorf("%w: the process exited (%s) before %s answered",
+				chaoslab.ErrNotReady, exitText(t.sup.exitErr()), url)
+		default:
+			return nil
 		}
-		wait = min(2*wait, 250*time.Millisecond)
 	}
+	err := ready.Poll(ctx, url, timeout, 2*time.Second, stop)
+	if errors.Is(err, chaoslab.ErrNotReady) {
+		err = fmt.Errorf("%w%s", err, t.logTail())
+	}
+	return err
 }
 
 // logTail returns the last lines of the target's log, for error messages.
