@@ -78,18 +78,18 @@ func compare(byWindow map[string][]*interval, h Hypothesis, loadOn bool, rec Rec
 			out = append(out, c)
 		}
 		if loadOn {
+			bh, ph := hists(base), hists(ivs)
 			for _, q := range []struct {
 				metric string
 				q      float64
 				limit  float64
 			}{{MetricP50, 50, h.MaxP50.Seconds() * 1000}, {MetricP99, 99, h.MaxP99.Seconds() * 1000}} {
-				bh, ph := hists(base), hists(ivs)
 				if len(bh) == 0 || len(ph) == 0 {
 					continue
 				}
 				est, lo, hi := stats.HistQuantileDiff(bh, ph, q.q/100, compareLevel, 0, s)
 				_, p := stats.MannWhitney(stats.IntervalQuantiles(bh, q.q/100), stats.IntervalQuantiles(ph, q.q/100))
-				b, _, _ := stats.HistQuantileCI(bh, q.q/100, compareLevel, 0, s)
+				b, blo, bhi := stats.HistQuantileCI(bh, q.q/100, compareLevel, 0, s)
 				v, vlo, vhi := stats.HistQuantileCI(ph, q.q/100, compareLevel, 0, s)
 				c := Comparison{Metric: q.metric, Phase: phase, Baseline: usMS(b), Observed: usMS(v),
 					Effect: usMS(est), Interval: [2]float64{usMS(lo), usMS(hi)}, PValue: p}
@@ -97,8 +97,7 @@ func compare(byWindow map[string][]*interval, h Hypothesis, loadOn bool, rec Rec
 				if q.limit > 0 {
 					c.Limit = &q.limit
 					o = stats.Decide(usMS(v), usMS(vlo), usMS(vhi), q.limit, true)
-					bv, blo, bhi := stats.HistQuantileCI(bh, q.q/100, compareLevel, 0, s)
-					bo = stats.Decide(usMS(bv), usMS(blo), usMS(bhi), q.limit, true)
+					bo = stats.Decide(usMS(b), usMS(blo), usMS(bhi), q.limit, true)
 				}
 				add(c, o, bo, q.limit > 0)
 			}
